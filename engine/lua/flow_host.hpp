@@ -1,0 +1,135 @@
+#pragma once
+// FlowHost: one lua_State per worker with every flow loaded, running turns as
+// coroutines. Not thread-safe: a FlowHost belongs to exactly one worker thread and
+// is only used from that worker's io_context.
+//
+// A turn is one event (inbound message or timer) applied to one conversation. The
+// host runs the flow's handlers, collects the effects (outbound messages, new state,
+// data, timer changes, logs) and hands them back in a TurnResult. It never touches
+// the store: the runtime commits the result in one transaction.
+//
+// Invariants:
+//  - A turn that fails (Lua error, instruction budget, memory cap, non-JSON data,
+//    transition loop) returns ok=false and no effects except `error`; the caller keeps
+//    the old state and sends the fallback.
+//  - A flow's own pcall cannot swallow a budget or memory overrun.
+//  - ctx and msg objects captured by a flow are dead after their turn: using them
+//    raises a clear error instead of touching freed memory.
+//  - A plugin completion for a turn that already ended (timeout, shutdown) is dropped.
+#include "plugin/plugin.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace charla::lua {
+
+// Raised at load time; what() reads "flows/x.lua:12: states.FOO.mesage: unknown handler 'mesage'".
+class FlowError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct FlowInfo {
+  std::string name;
+  std::int64_t version = 1;
+  std::string initial;
+  std::filesystem::path file;
+  std::vector<std::string> states;
+  std::map<std::string, std::int64_t> state_timeout_ms;  // states with `timeout = {after=...}`
+  std::int64_t double_text_debounce_ms = 0;               // 0: off
+  std::string fallback;         // flow's `fallback` text, empty: use HostOptions::fallback_text
+  std::string llm_fallback;     // flow's `llm_fallback` text
+  nlohmann::json window_template;  // flow's `window_template` table as JSON, or null
+};
+
+struct HostOptions {
+  std::uint64_t instruction_budget = 10'000'000;  // Lua VM instructions per turn
+  std::size_t memory_limit = 64u << 20;           // bytes per lua_State
+  std::string fallback_text = "Lo siento, tuve un problema. ¿Puedes intentarlo de nuevo?";
+  int max_transitions = 16;                       // transitions chained within one turn
+  std::chrono::milliseconds turn_time_budget{20'000};  // wall time incl. plugin calls
+  std::size_t history_limit = 50;                 // entries exposed through ctx:history
+};
+
+struct TimerOp {
+  enum class Kind { set, cancel } kind = Kind::set;
+  std::string name;             // "__timeout" is the state inactivity timeout
+  std::int64_t due_ms = 0;      // wall-clock ms since epoch (set only)
+  nlohmann::json payload;       // optional (set only)
+};
+
+struct TurnInput {
+  std::uint64_t turn_id = 0;    // unique per turn, for logs
+  std::string conversation;     // conversation key
+  std::string channel;          // "whatsapp", "console"
+  std::string phone;            // the customer's address (wa_id / BSUID)
+  std::string name;             // the customer's profile name, may be empty
+  std::string flow;             // flow name
+  std::string state;            // empty: new conversation -> initial state, run enter
+  nlohmann::json data = nlohmann::json::object();
+  // {"kind":"message","msg":{...}} or {"kind":"timer","name":"...","payload":...}
+  nlohmann::json event;
+  nlohmann::json history = nlohmann::json::array();  // recent entries, oldest first
+  std::int64_t now_ms = 0;      // wall clock at turn start (fake in tests)
+  // Channel-specific limits check for an outbound message; returns an error text or nullopt.
+  std::function<std::optional<std::string>(const nlohmann::json&)> validate_outbound;
+};
+
+struct TurnResult {
+  bool ok = false;
+  std::string error;            // with file:line when it comes from Lua
+  std::string error_kind;       // "lua_error", "budget", "memory", "data", "transitions", "time"
+  std::string state;            // state after the turn
+  nlohmann::json data;          // ctx.data after the turn
+  std::vector<nlohmann::json> outbound;  // channel-neutral messages, in order
+  std::vector<TimerOp> timers;
+  std::vector<std::string> transitions;  // states entered, in order
+  std::optional<std::string> handoff;    // ctx:handoff(reason) was called
+  std::uint64_t instructions = 0;        // approx. instructions used
+};
+
+class FlowHost {
+ public:
+  using Done = std::function<void(TurnResult)>;
+
+  FlowHost(boost::asio::io_context& io, HostOptions options);
+  ~FlowHost();
+  FlowHost(const FlowHost&) = delete;
+  FlowHost& operator=(const FlowHost&) = delete;
+
+  // Loads and validates a flow file; throws FlowError naming file:line. `require` in
+  // the flow resolves modules in the flow file's directory only.
+  const FlowInfo& load_flow(const std::filesystem::path& file);
+  const FlowInfo* flow(const std::string& name) const;
+  std::vector<std::string> flow_names() const;
+
+  // Makes ctx:<method> call this plugin. The plugin must outlive the host.
+  void register_plugin(Plugin& plugin);
+
+  // Runs one turn. Calls done exactly once: synchronously if the turn never yields,
+  // otherwise later on the io_context.
+  void run_turn(TurnInput input, Done done);
+
+  // Ends every suspended turn with error_kind "time" ("shutting down").
+  void cancel_all();
+
+  std::size_t suspended_turns() const;
+  std::size_t memory_in_use() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace charla::lua

@@ -1,0 +1,135 @@
+#pragma once
+// The LMDB store: one environment, the named databases of DESIGN.md, one writer
+// thread that group-commits many logical writes into one transaction.
+//
+// Invariants:
+//  - Every write goes through submit()/write(); only the writer thread opens write
+//    transactions. Each submitted WriteFn runs inside its own nested transaction, so
+//    a WriteFn that throws aborts only its own writes; the others in the batch commit.
+//  - A Done callback runs on the writer thread after the batch is durable (fsync'd
+//    unless Options::durable is false), or with an error message if it is not.
+//    Callbacks must be short: post real work to your own executor.
+//  - read() gives a read-only snapshot usable from any thread (MDB_NOTLS).
+//  - MDB_MAP_FULL grows the map (doubling up to max_map_size) and retries the batch;
+//    past max_map_size the batch fails with a message that names the limit.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct MDB_env;
+struct MDB_txn;
+
+namespace charla::store {
+
+enum class Db { inbox, seen, conv, history, outbox, outbox_by_wamid, timers, meta };
+constexpr int kDbCount = 8;
+std::string_view db_name(Db db);
+
+constexpr std::uint32_t kSchemaVersion = 1;
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Big-endian encoding so byte order is numeric order and range scans work.
+std::string be64(std::uint64_t v);
+std::uint64_t from_be64(std::string_view bytes);  // requires bytes.size() >= 8
+
+// Visitor for range scans: return false to stop.
+using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
+
+class ReadTxn {
+ public:
+  ReadTxn(ReadTxn&&) noexcept;
+  ReadTxn& operator=(ReadTxn&&) = delete;
+  ~ReadTxn();  // aborts (read txns never commit)
+
+  std::optional<std::string> get(Db db, std::string_view key) const;
+  // Visits keys >= from in ascending order.
+  void scan(Db db, std::string_view from, const Visitor& visit) const;
+  // Visits keys starting with prefix in ascending order.
+  void scan_prefix(Db db, std::string_view prefix, const Visitor& visit) const;
+
+ private:
+  friend class Store;
+  ReadTxn(MDB_txn* txn, const unsigned* dbis, std::shared_ptr<void> map_guard);
+  MDB_txn* txn_;
+  const unsigned* dbis_;
+  std::shared_ptr<void> map_guard_;  // keeps the map from being resized while open
+};
+
+class WriteTxn {
+ public:
+  std::optional<std::string> get(Db db, std::string_view key) const;
+  void put(Db db, std::string_view key, std::string_view value);
+  bool del(Db db, std::string_view key);  // false if the key was absent
+  void scan(Db db, std::string_view from, const Visitor& visit) const;
+  void scan_prefix(Db db, std::string_view prefix, const Visitor& visit) const;
+  // Monotonic counter kept in `meta` (e.g. "inbox_seq"); returns the next value, starting at 1.
+  std::uint64_t next_seq(std::string_view counter);
+
+ private:
+  friend class Store;
+  WriteTxn(MDB_txn* txn, const unsigned* dbis) : txn_(txn), dbis_(dbis) {}
+  MDB_txn* txn_;
+  const unsigned* dbis_;
+};
+
+struct StoreStats {
+  std::uint64_t commits = 0;          // LMDB transactions committed
+  std::uint64_t writes = 0;           // WriteFns committed
+  std::uint64_t failed_writes = 0;    // WriteFns that threw or whose batch failed
+  std::uint64_t max_batch = 0;        // most WriteFns in one commit
+  std::uint64_t map_size = 0;         // current map size in bytes
+  // batch_histogram[i] counts commits with a batch size in [2^i, 2^(i+1))
+  std::vector<std::uint64_t> batch_histogram;
+};
+
+class Store {
+ public:
+  struct Options {
+    std::filesystem::path dir;
+    std::uint64_t map_size = 1ull << 30;       // initial map size
+    std::uint64_t max_map_size = 64ull << 30;  // growth stops here
+    bool durable = true;                       // false: MDB_NOSYNC (tests, benchmarks only)
+    std::size_t max_batch = 1024;              // WriteFns per commit at most
+  };
+
+  using WriteFn = std::function<void(WriteTxn&)>;
+  // error is empty on success, else a human-readable reason.
+  using Done = std::function<void(const std::string& error)>;
+
+  // Creates the directory if missing, opens or creates the environment and the
+  // databases, checks meta/schema_version; throws StoreError with a clear message.
+  static std::unique_ptr<Store> open(Options options);
+  ~Store();  // close()
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  ReadTxn read() const;
+  void submit(WriteFn fn, Done done);
+  // Submits and waits; throws StoreError if it failed. Not for use on the writer thread.
+  void write(WriteFn fn);
+  // Blocks until every write submitted before this call is committed.
+  void flush();
+  // Flushes, stops the writer thread and closes the environment. Idempotent.
+  void close();
+
+  StoreStats stats() const;
+  const Options& options() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace charla::store
