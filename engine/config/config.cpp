@@ -1,0 +1,240 @@
+#include "config/config.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace charla::config {
+namespace {
+
+using nlohmann::json;
+
+// Reads one JSON object, remembering which keys were consumed so the leftovers can
+// be reported as unknown with their full path.
+class ObjectReader {
+ public:
+  ObjectReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {
+    if (!object_.is_object()) throw ConfigError(where("") + "must be an object");
+  }
+
+  const json* take(const std::string& key) {
+    known_.insert(key);
+    auto it = object_.find(key);
+    return it == object_.end() || it->is_null() ? nullptr : &*it;
+  }
+
+  void string(const std::string& key, std::string& out) {
+    if (auto* v = take(key)) {
+      if (!v->is_string()) throw ConfigError(where(key) + "must be a string");
+      out = v->get<std::string>();
+    }
+  }
+
+  void boolean(const std::string& key, bool& out) {
+    if (auto* v = take(key)) {
+      if (!v->is_boolean()) throw ConfigError(where(key) + "must be true or false");
+      out = v->get<bool>();
+    }
+  }
+
+  template <typename Int>
+  void integer(const std::string& key, Int& out, std::int64_t min, std::int64_t max) {
+    if (auto* v = take(key)) {
+      if (!v->is_number_integer()) throw ConfigError(where(key) + "must be an integer");
+      auto n = v->get<std::int64_t>();
+      if (n < min || n > max)
+        throw ConfigError(where(key) + "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      out = static_cast<Int>(n);
+    }
+  }
+
+  void number(const std::string& key, double& out, double min) {
+    if (auto* v = take(key)) {
+      if (!v->is_number() || v->get<double>() <= min)
+        throw ConfigError(where(key) + "must be a number greater than " + std::to_string(static_cast<int>(min)));
+      out = v->get<double>();
+    }
+  }
+
+  ObjectReader child(const std::string& key) {
+    static const json empty = json::object();
+    auto* v = take(key);
+    return ObjectReader(v ? *v : empty, qualified(key));
+  }
+
+  std::string qualified(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  std::string where(const std::string& key) const { return "config key '" + qualified(key) + "' "; }
+
+  void reject_unknown() const {
+    for (auto& [key, _] : object_.items())
+      if (!known_.count(key)) throw ConfigError("unknown config key '" + qualified(key) + "'");
+  }
+
+ private:
+  const json& object_;
+  std::string path_;
+  std::set<std::string> known_;
+};
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& p) {
+  std::filesystem::path path(p);
+  return path.is_absolute() || base.empty() ? path : base / path;
+}
+
+void read_lua(ObjectReader r, Config::Lua& lua) {
+  r.integer("instruction_budget", lua.instruction_budget, 1000, 10'000'000'000);
+  r.integer("memory_limit_mb", lua.memory_limit_mb, 1, 65536);
+  r.string("fallback_text", lua.fallback_text);
+  r.integer("turn_time_budget_ms", lua.turn_time_budget_ms, 1, 3'600'000);
+  r.reject_unknown();
+}
+
+void read_store(ObjectReader r, Config::Store& store) {
+  r.integer("map_size_mb", store.map_size_mb, 1, 1 << 24);
+  r.integer("max_map_size_mb", store.max_map_size_mb, 1, 1 << 24);
+  r.boolean("durable", store.durable);
+  r.integer("history_limit", store.history_limit, 1, 100'000);
+  r.integer("seen_retention_hours", store.seen_retention_hours, 1, 24 * 365);
+  r.reject_unknown();
+}
+
+void read_whatsapp(ObjectReader r, WhatsAppConfig& wa) {
+  r.string("api_base", wa.api_base);
+  r.string("api_version", wa.api_version);
+  r.boolean("insecure_skip_signature", wa.insecure_skip_signature);
+  r.integer("max_attempts", wa.max_attempts, 1, 1000);
+  r.integer("request_timeout_ms", wa.request_timeout_ms, 100, 600'000);
+  if (auto* numbers = r.take("numbers")) {
+    if (!numbers->is_array()) throw ConfigError(r.where("numbers") + "must be an array");
+    for (std::size_t i = 0; i < numbers->size(); ++i) {
+      ObjectReader n((*numbers)[i], r.qualified("numbers") + "[" + std::to_string(i) + "]");
+      WhatsAppNumber number;
+      n.string("phone_number_id", number.phone_number_id);
+      n.string("flow", number.flow);
+      n.number("max_per_second", number.max_per_second, 0);
+      // Secrets never live in the file: each number names the env vars holding them.
+      std::string token_env, secret_env;
+      n.string("token_env", token_env);
+      n.string("app_secret_env", secret_env);
+      if (const char* t = token_env.empty() ? nullptr : std::getenv(token_env.c_str())) number.token = t;
+      if (const char* s = secret_env.empty() ? nullptr : std::getenv(secret_env.c_str())) number.app_secret = s;
+      n.reject_unknown();
+      if (number.phone_number_id.empty())
+        throw ConfigError("config key '" + n.qualified("phone_number_id") + "' is required");
+      wa.numbers.push_back(std::move(number));
+    }
+  }
+  r.reject_unknown();
+}
+
+void read_file(const std::filesystem::path& file, Config& config) {
+  std::ifstream in(file);
+  if (!in) throw ConfigError("cannot read config file " + file.string());
+  json root;
+  try {
+    root = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw ConfigError(file.string() + ": invalid JSON: " + e.what());
+  }
+  const auto base = file.parent_path();
+  ObjectReader r(root, "");
+  std::string data_dir;
+  r.string("data_dir", data_dir);
+  if (!data_dir.empty()) config.data_dir = resolve(base, data_dir);
+  r.integer("workers", config.workers, 0, 256);
+  r.string("default_flow", config.default_flow);
+  r.string("log_level", config.log_level);
+  if (auto* flows = r.take("flows")) {
+    if (!flows->is_array()) throw ConfigError("config key 'flows' must be an array of file paths");
+    for (auto& f : *flows) {
+      if (!f.is_string()) throw ConfigError("config key 'flows' must be an array of file paths");
+      config.flows.push_back(resolve(base, f.get<std::string>()));
+    }
+  }
+  auto http = r.child("http");
+  http.string("bind", config.http_bind);
+  http.integer("port", config.http_port, 0, 65535);
+  http.reject_unknown();
+  read_lua(r.child("lua"), config.lua);
+  read_store(r.child("store"), config.store);
+  read_whatsapp(r.child("whatsapp"), config.whatsapp);
+  if (auto* plugins = r.take("plugins")) {
+    if (!plugins->is_object()) throw ConfigError("config key 'plugins' must be an object");
+    config.plugins = *plugins;
+  }
+  r.reject_unknown();
+}
+
+std::optional<std::string> first_env(const Env& env, std::initializer_list<const char*> names) {
+  for (const char* n : names)
+    if (auto v = env(n); v && !v->empty()) return v;
+  return std::nullopt;
+}
+
+}  // namespace
+
+const WhatsAppNumber* WhatsAppConfig::find(const std::string& phone_number_id) const {
+  for (auto& n : numbers)
+    if (n.phone_number_id == phone_number_id) return &n;
+  return nullptr;
+}
+
+Env process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  };
+}
+
+void apply_env(Config& config, const Env& env) {
+  if (auto v = first_env(env, {"CHARLA_DATA_DIR"})) config.data_dir = *v;
+  if (auto v = first_env(env, {"CHARLA_HTTP_PORT"})) {
+    try {
+      std::size_t used = 0;
+      int port = std::stoi(*v, &used);
+      if (used != v->size() || port < 0 || port > 65535) throw std::out_of_range("port");
+      config.http_port = static_cast<std::uint16_t>(port);
+    } catch (const std::exception&) {
+      throw ConfigError("environment variable CHARLA_HTTP_PORT='" + *v + "' is not a port number (0-65535)");
+    }
+  }
+  if (auto v = first_env(env, {"CHARLA_ADMIN_TOKEN"})) config.admin_token = *v;
+  if (auto v = first_env(env, {"CHARLA_LOG_LEVEL"})) config.log_level = *v;
+  auto& wa = config.whatsapp;
+  if (auto v = first_env(env, {"WHATSAPP_API_BASE"})) wa.api_base = *v;
+  if (auto v = first_env(env, {"WHATSAPP_API_VERSION"})) wa.api_version = *v;
+  if (auto v = first_env(env, {"WHATSAPP_VERIFY_TOKEN", "WHATSAPP_WEBHOOK_VERIFY_TOKEN"})) wa.verify_token = *v;
+  if (auto v = first_env(env, {"WHATSAPP_APP_SECRET"})) wa.app_secret = *v;
+  // The single-number variables work with no config file at all.
+  if (auto id = first_env(env, {"WHATSAPP_PHONE_NUMBER_ID"})) {
+    if (!wa.find(*id)) wa.numbers.push_back(WhatsAppNumber{*id, "", "", "", 80});
+  }
+  if (auto token = first_env(env, {"WHATSAPP_API_TOKEN", "WHATSAPP_TOKEN", "WHATSAPP_ACCESS_TOKEN"})) {
+    for (auto& n : wa.numbers)
+      if (n.token.empty()) n.token = *token;
+  }
+  for (auto& n : wa.numbers)
+    if (n.app_secret.empty()) n.app_secret = wa.app_secret;
+  // An LLM configured through the environment alone enables the llm plugin.
+  if (first_env(env, {"LLM_BASE_URL"}) && !config.plugins.contains("llm")) config.plugins["llm"] = json::object();
+}
+
+Config load(const std::optional<std::filesystem::path>& file, const Env& env) {
+  Config config;
+  if (file) {
+    config.file = *file;
+    read_file(*file, config);
+  }
+  apply_env(config, env);
+  if (config.store.max_map_size_mb < config.store.map_size_mb)
+    throw ConfigError("config key 'store.max_map_size_mb' must be >= 'store.map_size_mb'");
+  static const std::set<std::string> levels{"debug", "info", "warn", "error", "off"};
+  if (!levels.count(config.log_level))
+    throw ConfigError("config key 'log_level' must be one of debug, info, warn, error, off (got '" + config.log_level + "')");
+  for (auto& [name, block] : config.plugins.items())
+    if (!block.is_object()) throw ConfigError("config key 'plugins." + name + "' must be an object");
+  return config;
+}
+
+}  // namespace charla::config

@@ -1,0 +1,83 @@
+#pragma once
+// charla's configuration: one JSON file plus environment overrides (secrets only
+// from the environment). Loading is strict: an unknown key or a value of the wrong
+// type is a ConfigError whose message names the key, so a typo never silently
+// falls back to a default. The CLI turns ConfigError into exit code 2.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace charla::config {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct WhatsAppNumber {
+  std::string phone_number_id;
+  std::string flow;             // flow name; empty: the default flow
+  std::string token;            // Graph API bearer token; empty: sink mode
+  std::string app_secret;       // for X-Hub-Signature-256
+  double max_per_second = 80;   // throughput cap for this number
+};
+
+struct WhatsAppConfig {
+  std::string api_base = "https://graph.facebook.com";
+  std::string api_version = "v21.0";
+  std::string verify_token;
+  std::string app_secret;       // default for numbers without their own
+  bool insecure_skip_signature = false;
+  int max_attempts = 8;         // sends before a message is dead-lettered
+  std::int64_t request_timeout_ms = 15'000;
+  std::vector<WhatsAppNumber> numbers;
+  const WhatsAppNumber* find(const std::string& phone_number_id) const;
+};
+
+struct Config {
+  std::filesystem::path file;       // empty when running on env vars and flags only
+  std::filesystem::path data_dir = "data";
+  std::string http_bind = "127.0.0.1";
+  std::uint16_t http_port = 8080;
+  int workers = 0;                  // 0: number of cores
+  std::vector<std::filesystem::path> flows;
+  std::string default_flow;         // empty: the first flow loaded
+  std::string log_level = "info";
+  std::string admin_token;
+
+  struct Lua {
+    std::uint64_t instruction_budget = 10'000'000;
+    std::uint64_t memory_limit_mb = 64;
+    std::string fallback_text = "Lo siento, tuve un problema. ¿Puedes intentarlo de nuevo?";
+    std::int64_t turn_time_budget_ms = 20'000;
+  } lua;
+
+  struct Store {
+    std::uint64_t map_size_mb = 1024;
+    std::uint64_t max_map_size_mb = 65536;
+    bool durable = true;
+    std::int64_t history_limit = 50;        // entries kept per conversation
+    std::int64_t seen_retention_hours = 168;  // dedup window (Meta retries for 7 days)
+  } store;
+
+  WhatsAppConfig whatsapp;
+  nlohmann::json plugins = nlohmann::json::object();  // name -> plugin config block
+};
+
+using Env = std::function<std::optional<std::string>(const std::string& name)>;
+Env process_env();
+
+// Reads the file (if given), then applies environment overrides, then validates.
+// Relative paths in the file resolve against the file's directory.
+Config load(const std::optional<std::filesystem::path>& file, const Env& env = process_env());
+
+// Applies only the environment overrides (used by load, exposed for tests).
+void apply_env(Config& config, const Env& env);
+
+}  // namespace charla::config

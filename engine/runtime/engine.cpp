@@ -1,0 +1,254 @@
+#include "runtime/engine.hpp"
+
+#include "log/log.hpp"
+#include "runtime/conversation.hpp"
+#include "runtime/worker.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace charla::runtime {
+
+using nlohmann::json;
+
+struct Engine::Shared {
+  std::mutex timers_mutex;
+  std::set<std::string> timers_in_flight;  // delivered, not yet consumed by a commit
+  std::atomic<std::uint64_t> accepted{0}, duplicates{0}, turns{0}, turn_errors{0}, timers_fired{0},
+      commit_failures{0};
+  std::thread poller;
+  std::mutex poller_mutex;
+  std::condition_variable poller_wake;
+  bool poller_stop = false;
+};
+
+EngineOptions EngineOptions::from_config(const config::Config& c) {
+  EngineOptions o;
+  o.workers = c.workers > 0 ? c.workers : std::max(1u, std::thread::hardware_concurrency());
+  o.host.instruction_budget = c.lua.instruction_budget;
+  o.host.memory_limit = static_cast<std::size_t>(c.lua.memory_limit_mb) << 20;
+  o.host.fallback_text = c.lua.fallback_text;
+  o.host.turn_time_budget = std::chrono::milliseconds(c.lua.turn_time_budget_ms);
+  o.host.history_limit = static_cast<std::size_t>(c.store.history_limit);
+  o.flows = c.flows;
+  o.default_flow = c.default_flow;
+  o.history_limit = static_cast<std::size_t>(c.store.history_limit);
+  o.plugins = c.plugins;
+  return o;
+}
+
+Engine::Engine(EngineOptions options, store::Store& store, const Clock& clock)
+    : options_(std::move(options)), store_(store), clock_(clock), shared_(std::make_unique<Shared>()) {}
+
+Engine::~Engine() { stop(); }
+
+void Engine::add_channel(Channel& channel) { channels_[channel.name()] = &channel; }
+void Engine::add_turn_observer(TurnObserver observer) { observers_.push_back(std::move(observer)); }
+
+void Engine::start() {
+  if (options_.flows.empty()) throw std::runtime_error("no flow configured: pass --flow FILE or set 'flows' in config");
+  for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  flows_ = workers_.front()->loaded_flows();
+  if (!options_.default_flow.empty() && !flow(options_.default_flow))
+    throw std::runtime_error("default flow '" + options_.default_flow + "' is not among the loaded flows");
+  for (auto& w : workers_) w->start();
+  running_ = true;
+  recover();
+  if (options_.timer_tick.count() > 0) shared_->poller = std::thread([this] { poll_timers_loop(); });
+}
+
+void Engine::stop() {
+  if (!running_.exchange(false)) return;
+  {
+    std::lock_guard lock(shared_->poller_mutex);
+    shared_->poller_stop = true;
+  }
+  shared_->poller_wake.notify_all();
+  if (shared_->poller.joinable()) shared_->poller.join();
+  for (auto& w : workers_) w->stop(std::chrono::seconds(10));
+  store_.flush();
+  log::info("engine_stopped", {{"turns", shared_->turns.load()}});
+}
+
+bool Engine::running() const { return running_.load(); }
+
+Worker& Engine::worker_for(const std::string& conversation) {
+  return *workers_[std::hash<std::string>{}(conversation) % workers_.size()];
+}
+
+void Engine::deliver(InboundEvent event) {
+  auto& w = worker_for(event.conversation);
+  w.post(std::move(event));
+}
+
+void Engine::with_conversation(const std::string& conversation, std::function<void()> fn) {
+  worker_for(conversation).post_task(conversation, std::move(fn));
+}
+
+void Engine::accept(std::vector<InboundEvent> events, std::function<void(const AcceptResult&)> done) {
+  if (!running_) {
+    AcceptResult r;
+    r.error = "engine is not running";
+    return done(r);
+  }
+  auto batch = std::make_shared<std::vector<InboundEvent>>(std::move(events));
+  auto result = std::make_shared<AcceptResult>();
+  const auto now = clock_.now_ms();
+  store_.submit(
+      [batch, result, now](store::WriteTxn& txn) {
+        *result = AcceptResult{};
+        for (auto& e : *batch) {
+          std::string seen_key;
+          if (!e.dedup_id.empty()) {
+            seen_key = e.channel + ":" + e.dedup_id;
+            if (txn.get(store::Db::seen, seen_key)) {
+              result->seqs.push_back(0);
+              ++result->duplicates;
+              continue;
+            }
+          }
+          e.seq = txn.next_seq("inbox");
+          if (!e.received_ms) e.received_ms = now;
+          txn.put(store::Db::inbox, store::be64(e.seq), e.to_json().dump());
+          if (!seen_key.empty()) txn.put(store::Db::seen, seen_key, store::be64(e.seq) + store::be64(now));
+          result->seqs.push_back(e.seq);
+        }
+      },
+      [this, batch, result, done = std::move(done)](const std::string& error) {
+        if (!error.empty()) {
+          AcceptResult failed;
+          failed.error = error;
+          log::error("intake_commit_failed", {{"error", error}, {"events", batch->size()}});
+          return done(failed);
+        }
+        shared_->accepted += batch->size() - result->duplicates;
+        shared_->duplicates += result->duplicates;
+        for (std::size_t i = 0; i < batch->size(); ++i)
+          if (result->seqs[i]) deliver(std::move((*batch)[i]));
+        done(*result);
+      });
+}
+
+void Engine::recover() {
+  std::vector<InboundEvent> pending;
+  {
+    auto txn = store_.read();
+    txn.scan(store::Db::inbox, "", [&](std::string_view, std::string_view value) {
+      try {
+        pending.push_back(InboundEvent::from_json(json::parse(value)));
+      } catch (const std::exception& e) {
+        log::error("inbox_entry_unreadable", {{"error", e.what()}});
+      }
+      return true;
+    });
+  }
+  if (!pending.empty()) log::info("recovering_inbox", {{"events", pending.size()}});
+  for (auto& e : pending) deliver(std::move(e));
+
+  std::map<std::string, std::vector<OutboundRow>> outbox;
+  {
+    auto txn = store_.read();
+    txn.scan(store::Db::outbox, "", [&](std::string_view key, std::string_view value) {
+      auto j = json::parse(value, nullptr, false);
+      if (!j.is_discarded() && j.value("status", "") == "pending")
+        outbox[j.value("channel", "")].push_back(OutboundRow::from_json(store::from_be64(key), j));
+      return true;
+    });
+  }
+  for (auto& [channel, rows] : outbox) {
+    log::info("recovering_outbox", {{"channel", channel}, {"messages", rows.size()}});
+    if (auto it = channels_.find(channel); it != channels_.end()) it->second->dispatch(std::move(rows));
+  }
+  tick_timers();
+}
+
+void Engine::tick_timers() {
+  if (!running_) return;
+  const auto now = static_cast<std::uint64_t>(clock_.now_ms());
+  std::vector<InboundEvent> due;
+  {
+    auto txn = store_.read();
+    std::lock_guard lock(shared_->timers_mutex);
+    txn.scan(store::Db::timers, "", [&](std::string_view key, std::string_view value) {
+      TimerKey k;
+      if (!parse_timer_key(key, k)) return true;
+      if (static_cast<std::uint64_t>(k.due_ms) > now) return false;
+      if (!shared_->timers_in_flight.insert(std::string(key)).second) return true;
+      InboundEvent e;
+      e.kind = InboundEvent::Kind::timer;
+      e.conversation = k.conversation;
+      auto v = json::parse(value, nullptr, false);
+      e.payload = {{"name", k.name}, {"due_ms", k.due_ms},
+                   {"payload", v.is_discarded() ? json() : v.value("payload", json())}};
+      e.received_ms = static_cast<std::int64_t>(now);
+      e.accepted_at = std::chrono::steady_clock::now();
+      due.push_back(std::move(e));
+      return true;
+    });
+  }
+  shared_->timers_fired += due.size();
+  for (auto& e : due) deliver(std::move(e));
+}
+
+void Engine::poll_timers_loop() {
+  std::unique_lock lock(shared_->poller_mutex);
+  while (!shared_->poller_stop) {
+    shared_->poller_wake.wait_for(lock, options_.timer_tick);
+    if (shared_->poller_stop) break;
+    lock.unlock();
+    try {
+      tick_timers();
+    } catch (const std::exception& e) {
+      log::error("timer_poll_failed", {{"error", e.what()}});
+    }
+    lock.lock();
+  }
+}
+
+void Engine::turn_committed(const TurnReport& report, const std::string& fired_timer_key) {
+  ++shared_->turns;
+  if (!report.ok) ++shared_->turn_errors;
+  if (!fired_timer_key.empty()) {
+    std::lock_guard lock(shared_->timers_mutex);
+    shared_->timers_in_flight.erase(fired_timer_key);
+  }
+  for (auto& o : observers_) o(report);
+}
+
+void Engine::note_commit_failure() { ++shared_->commit_failures; }
+
+const lua::FlowInfo* Engine::flow(const std::string& name) const {
+  for (auto& f : flows_)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+std::string Engine::default_flow() const {
+  if (!options_.default_flow.empty()) return options_.default_flow;
+  return flows_.empty() ? std::string() : flows_.front().name;
+}
+
+std::vector<std::string> Engine::flow_names() const {
+  std::vector<std::string> names;
+  for (auto& f : flows_) names.push_back(f.name);
+  return names;
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s;
+  s.accepted = shared_->accepted;
+  s.duplicates = shared_->duplicates;
+  s.turns = shared_->turns;
+  s.turn_errors = shared_->turn_errors;
+  s.timers_fired = shared_->timers_fired;
+  s.commit_failures = shared_->commit_failures;
+  for (auto& w : workers_) {
+    s.active_conversations += w->active_conversations();
+    s.suspended_turns += w->suspended_turns();
+  }
+  return s;
+}
+
+}  // namespace charla::runtime

@@ -1,0 +1,128 @@
+#pragma once
+// The engine: N workers, each a thread with an io_context and a FlowHost (one
+// lua_State). A conversation always runs on the worker its key hashes to, and its
+// events run one turn at a time, in inbox order (a mailbox per conversation).
+//
+// Invariants (DESIGN.md guarantees 1, 2, 3, 7):
+//  - accept() reports success only after the events are durable in `inbox` (with
+//    their dedup rows in `seen`); duplicates are reported and never delivered.
+//  - A turn's effects (conversation record, history, outbox rows, timer rows and the
+//    removal of its inbox entries or timer row) commit in one store transaction.
+//    Outbound rows reach their channel only after that commit.
+//  - At start, every inbox entry left by a previous run is delivered in seq order
+//    before any new event, and due timers fire; pending outbox rows are re-dispatched.
+#include "config/config.hpp"
+#include "lua/flow_host.hpp"
+#include "runtime/channel.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/event.hpp"
+#include "store/store.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace charla::runtime {
+
+struct EngineOptions {
+  int workers = 2;
+  lua::HostOptions host;
+  std::vector<std::filesystem::path> flows;
+  std::string default_flow;                  // empty: the first flow
+  std::size_t history_limit = 50;            // entries kept per conversation
+  std::size_t conversation_cache = 4096;     // records cached per worker (LRU)
+  std::chrono::milliseconds timer_tick{200}; // 0: no automatic timer polling (tests call tick_timers)
+  std::chrono::milliseconds commit_retry{1000};  // delay before retrying a failed turn commit
+  nlohmann::json plugins = nlohmann::json::object();  // name -> config block
+
+  static EngineOptions from_config(const config::Config& config);
+};
+
+// What happened in one committed turn; observers get it on the worker thread.
+struct TurnReport {
+  std::string conversation, channel, account, user;
+  std::string state;
+  bool ok = true;
+  std::string error;
+  std::vector<OutboundRow> outbound;
+  std::vector<std::uint64_t> inbox_seqs;   // inbound messages this turn consumed
+  bool timer = false;                      // fired by a timer
+  std::chrono::microseconds latency{0};    // first accepted -> committed
+};
+
+struct AcceptResult {
+  std::string error;                       // non-empty: nothing was accepted (store failure)
+  std::vector<std::uint64_t> seqs;         // per event: inbox seq, 0 for a duplicate
+  std::size_t duplicates = 0;
+};
+
+struct EngineStats {
+  std::uint64_t accepted = 0, duplicates = 0, turns = 0, turn_errors = 0, timers_fired = 0;
+  std::uint64_t commit_failures = 0;
+  std::size_t active_conversations = 0;    // with a queued or running turn
+  std::size_t suspended_turns = 0;         // waiting on a plugin
+};
+
+class Engine {
+ public:
+  Engine(EngineOptions options, store::Store& store, const Clock& clock);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void add_channel(Channel& channel);                 // before start()
+  using TurnObserver = std::function<void(const TurnReport&)>;
+  void add_turn_observer(TurnObserver observer);      // before start()
+
+  // Loads the flows into every worker (throws lua::FlowError), starts the workers,
+  // runs recovery (inbox, outbox, due timers) and the timer poller.
+  void start();
+  // Stops taking events, finishes running turns (suspended ones are cancelled and
+  // retried at next start), flushes commits, joins the workers. Idempotent.
+  void stop();
+
+  // Durably appends the events to the inbox (dedup by channel + dedup_id), then
+  // delivers them. `done` runs on the store's writer thread: keep it short.
+  void accept(std::vector<InboundEvent> events, std::function<void(const AcceptResult&)> done);
+
+  // Fires timers due at the clock's now (the poller calls this; tests call it directly).
+  void tick_timers();
+
+  // Runs `fn` on the conversation's worker between turns (admin operations).
+  void with_conversation(const std::string& conversation, std::function<void()> fn);
+
+  const lua::FlowInfo* flow(const std::string& name) const;  // as loaded at start
+  std::string default_flow() const;
+  std::vector<std::string> flow_names() const;
+  EngineStats stats() const;
+  bool running() const;
+  store::Store& store() { return store_; }
+  const Clock& clock() const { return clock_; }
+
+ private:
+  friend class Worker;
+  class Worker& worker_for(const std::string& conversation);
+  void deliver(InboundEvent event);
+  void recover();
+  void turn_committed(const TurnReport& report, const std::string& fired_timer_key);
+  void note_commit_failure();
+  void poll_timers_loop();
+
+  EngineOptions options_;
+  store::Store& store_;
+  const Clock& clock_;
+  std::map<std::string, Channel*> channels_;
+  std::vector<TurnObserver> observers_;
+  std::vector<std::unique_ptr<class Worker>> workers_;
+  std::vector<lua::FlowInfo> flows_;
+  std::atomic<bool> running_{false};
+  struct Shared;
+  std::unique_ptr<Shared> shared_;
+};
+
+}  // namespace charla::runtime

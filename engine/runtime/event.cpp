@@ -1,0 +1,43 @@
+#include "runtime/event.hpp"
+
+namespace charla::runtime {
+
+nlohmann::json InboundEvent::to_json() const {
+  return {{"kind", kind == Kind::message ? "message" : "timer"},
+          {"seq", seq},
+          {"conversation", conversation},
+          {"channel", channel},
+          {"account", account},
+          {"user", user},
+          {"name", name},
+          {"flow", flow},
+          {"dedup_id", dedup_id},
+          {"payload", payload},
+          {"received_ms", received_ms}};
+}
+
+InboundEvent InboundEvent::from_json(const nlohmann::json& j) {
+  InboundEvent e;
+  e.kind = j.at("kind").get<std::string>() == "timer" ? Kind::timer : Kind::message;
+  e.seq = j.value("seq", std::uint64_t{0});
+  e.conversation = j.at("conversation").get<std::string>();
+  e.channel = j.value("channel", "");
+  e.account = j.value("account", "");
+  e.user = j.value("user", "");
+  e.name = j.value("name", "");
+  e.flow = j.value("flow", "");
+  e.dedup_id = j.value("dedup_id", "");
+  e.payload = j.value("payload", nlohmann::json::object());
+  e.received_ms = j.value("received_ms", std::int64_t{0});
+  e.accepted_at = std::chrono::steady_clock::now();
+  return e;
+}
+
+std::string conversation_key(std::string_view channel, std::string_view account, std::string_view user) {
+  std::string key;
+  key.reserve(channel.size() + account.size() + user.size() + 2);
+  key.append(channel).append(":").append(account).append(":").append(user);
+  return key;
+}
+
+}  // namespace charla::runtime

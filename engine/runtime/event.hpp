@@ -1,0 +1,34 @@
+#pragma once
+// An event for one conversation: an inbound message (durable in `inbox` before it
+// is delivered) or a timer firing (durable in `timers`).
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace charla::runtime {
+
+struct InboundEvent {
+  enum class Kind { message, timer };
+  Kind kind = Kind::message;
+  std::uint64_t seq = 0;        // inbox sequence (0 for timers)
+  std::string conversation;     // "<channel>:<account>:<user>"
+  std::string channel;          // "whatsapp", "console"
+  std::string account;          // the business number (phone_number_id), "local" for console
+  std::string user;             // the customer's address: wa_id or BSUID
+  std::string name;             // the customer's profile name
+  std::string flow;             // flow for a new conversation; empty: the default flow
+  std::string dedup_id;         // channel message id (wamid); empty: no dedup
+  nlohmann::json payload;       // message: the Lua msg table; timer: {name, payload, due_ms}
+  std::int64_t received_ms = 0; // wall clock at intake
+  // Monotonic time of intake, for latency figures; not persisted.
+  std::chrono::steady_clock::time_point accepted_at{};
+
+  nlohmann::json to_json() const;
+  static InboundEvent from_json(const nlohmann::json& j);  // throws nlohmann::json::exception
+};
+
+std::string conversation_key(std::string_view channel, std::string_view account, std::string_view user);
+
+}  // namespace charla::runtime

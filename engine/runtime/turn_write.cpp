@@ -1,0 +1,73 @@
+#include "runtime/turn_write.hpp"
+
+namespace charla::runtime {
+
+using nlohmann::json;
+
+json history_entry(const char* dir, const json& message, std::int64_t now_ms) {
+  json entry{{"dir", dir}, {"type", message.value("type", "text")}, {"ts", now_ms}};
+  if (message.contains("text") && message["text"].is_string()) entry["text"] = message["text"];
+  if (message.contains("id") && message["id"].is_string()) entry["id"] = message["id"];
+  if (message.contains("buttons")) entry["buttons"] = message["buttons"];
+  if (message.contains("name") && message["type"] == "template") entry["text"] = "[template " + message["name"].get<std::string>() + "]";
+  return entry;
+}
+
+namespace {
+
+void apply_timers(store::WriteTxn& txn, const TurnPlan& plan, Conversation& conv) {
+  if (plan.fired_timer) {
+    txn.del(store::Db::timers, *plan.fired_timer);
+    auto it = conv.timers.find(plan.fired_timer_name);
+    if (it != conv.timers.end() && it->second == plan.fired_timer_due) conv.timers.erase(it);
+  }
+  for (const auto& op : plan.timer_ops) {
+    if (auto it = conv.timers.find(op.name); it != conv.timers.end()) {
+      txn.del(store::Db::timers, timer_key(it->second, conv.key, op.name));
+      conv.timers.erase(it);
+    }
+    if (op.kind == lua::TimerOp::Kind::set) {
+      txn.put(store::Db::timers, timer_key(op.due_ms, conv.key, op.name), json{{"payload", op.payload}}.dump());
+      conv.timers[op.name] = op.due_ms;
+    }
+  }
+}
+
+void append_history(store::WriteTxn& txn, const TurnPlan& plan, Conversation& conv, const json& entry) {
+  txn.put(store::Db::history, history_key(conv.key, conv.history_next++), entry.dump());
+  while (conv.history_next - conv.history_first > plan.history_limit)
+    txn.del(store::Db::history, history_key(conv.key, conv.history_first++));
+}
+
+}  // namespace
+
+void apply_turn(store::WriteTxn& txn, const TurnPlan& plan, TurnOutcome& out) {
+  out = TurnOutcome{};
+  Conversation conv = plan.conv;
+  apply_timers(txn, plan, conv);
+  for (const auto& entry : plan.inbound) {
+    append_history(txn, plan, conv, entry);
+    out.history.push_back(entry);
+  }
+  for (const auto& message : plan.outbound) {
+    OutboundRow row;
+    row.seq = txn.next_seq("outbox");
+    row.conversation = conv.key;
+    row.channel = conv.channel;
+    row.account = conv.account;
+    row.to = conv.user;
+    row.message = message;
+    row.created_ms = plan.now_ms;
+    txn.put(store::Db::outbox, store::be64(row.seq), row.to_json().dump());
+    auto entry = history_entry("out", message, plan.now_ms);
+    append_history(txn, plan, conv, entry);
+    out.history.push_back(std::move(entry));
+    out.rows.push_back(std::move(row));
+  }
+  for (auto seq : plan.inbox_seqs) txn.del(store::Db::inbox, store::be64(seq));
+  conv.updated_ms = plan.now_ms;
+  txn.put(store::Db::conv, conv.key, conv.to_json().dump());
+  out.conv = std::move(conv);
+}
+
+}  // namespace charla::runtime

@@ -1,0 +1,42 @@
+#pragma once
+// Everything one turn writes, applied inside a single store transaction: the
+// conversation record, history entries (bounded per conversation), outbox rows,
+// timer rows, and the removal of the inbox entries (or the timer row) it consumed.
+// apply_turn() may run more than once (the store retries a batch after growing the
+// map), so it only reads from `plan` and rewrites `out` from scratch.
+#include "lua/flow_host.hpp"
+#include "runtime/channel.hpp"
+#include "runtime/conversation.hpp"
+#include "store/store.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace charla::runtime {
+
+struct TurnPlan {
+  Conversation conv;                        // record after the turn (timers/history updated by apply)
+  std::vector<nlohmann::json> inbound;      // history entries for consumed messages
+  std::vector<nlohmann::json> outbound;     // channel-neutral messages to send, in order
+  std::vector<lua::TimerOp> timer_ops;
+  std::optional<std::string> fired_timer;   // the timer row this turn consumed
+  std::string fired_timer_name;
+  std::int64_t fired_timer_due = 0;
+  std::vector<std::uint64_t> inbox_seqs;
+  std::size_t history_limit = 50;
+  std::int64_t now_ms = 0;
+};
+
+struct TurnOutcome {
+  Conversation conv;                        // as committed
+  std::vector<OutboundRow> rows;            // outbox rows with their seqs
+  std::vector<nlohmann::json> history;      // entries appended
+};
+
+void apply_turn(store::WriteTxn& txn, const TurnPlan& plan, TurnOutcome& out);
+
+// The history entry for a message (inbound msg table or outbound neutral message).
+nlohmann::json history_entry(const char* dir, const nlohmann::json& message, std::int64_t now_ms);
+
+}  // namespace charla::runtime

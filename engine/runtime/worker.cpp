@@ -1,0 +1,169 @@
+#include "runtime/worker.hpp"
+
+#include "log/log.hpp"
+#include "runtime/turn_write.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace charla::runtime {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+Worker::Worker(Engine& engine, int index)
+    : engine_(engine), index_(index), cache_(engine.options_.conversation_cache) {
+  host_ = std::make_unique<lua::FlowHost>(io_, engine_.options_.host);
+  for (auto& path : engine_.options_.flows) loaded_flows_.push_back(host_->load_flow(path));
+  for (auto& [name, config] : engine_.options_.plugins.items()) {
+    auto* factory = PluginRegistry::instance().find(name);
+    if (!factory) throw std::runtime_error("unknown plugin '" + name + "' in config key 'plugins'");
+    plugins_.push_back((*factory)(io_, config));
+    host_->register_plugin(*plugins_.back());
+  }
+}
+
+Worker::~Worker() { stop(std::chrono::milliseconds(0)); }
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(io_);
+    io_.run();
+  });
+}
+
+void Worker::post(InboundEvent event) {
+  asio::post(io_, [this, e = std::move(event)]() mutable { enqueue(std::move(e)); });
+}
+
+void Worker::post_task(std::string conversation, std::function<void()> fn) {
+  asio::post(io_, [this, key = std::move(conversation), fn = std::move(fn)]() mutable {
+    auto& box = mailboxes_[key];
+    box.tasks.push_back(std::move(fn));
+    start_next(key);
+  });
+}
+
+void Worker::stop(std::chrono::milliseconds grace) {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  asio::post(io_, [this] {
+    for (auto& p : plugins_) p->shutdown();
+    host_->cancel_all();
+  });
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (active_.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  io_.stop();
+  thread_.join();
+}
+
+void Worker::enqueue(InboundEvent event) {
+  if (stopping_) return;  // still in the inbox or timers db: runs at next start
+  auto key = event.conversation;
+  mailboxes_[key].queue.push_back(std::move(event));
+  start_next(key);
+}
+
+void Worker::finish_mailbox_if_idle(const std::string& key) {
+  auto it = mailboxes_.find(key);
+  if (it != mailboxes_.end() && !it->second.running && it->second.queue.empty() && it->second.tasks.empty() &&
+      !it->second.debounce_armed)
+    mailboxes_.erase(it);  // idle conversations keep no heap here
+}
+
+void Worker::start_next(const std::string& key) {
+  auto it = mailboxes_.find(key);
+  if (it == mailboxes_.end()) return;
+  auto& box = it->second;
+  if (box.running || box.debounce_armed || stopping_) return;
+  while (!box.tasks.empty()) {
+    auto task = std::move(box.tasks.front());
+    box.tasks.pop_front();
+    cache_.erase(key);  // admin tasks may rewrite the record
+    task();
+  }
+  if (box.queue.empty()) return finish_mailbox_if_idle(key);
+
+  auto turn = std::make_shared<TurnContext>();
+  turn->key = key;
+  turn->cached = load(key, box.queue.front());
+  if (should_debounce(box, turn->cached.conv, key)) return;
+  turn->events = take_batch(box, turn->cached.conv);
+  box.running = true;
+  ++active_;
+  run(std::move(turn));
+}
+
+bool Worker::should_debounce(Mailbox& box, const Conversation& conv, const std::string& key) {
+  const auto& front = box.queue.front();
+  const auto* flow = host_->flow(conv.flow);
+  if (!flow || flow->double_text_debounce_ms <= 0 || front.kind != InboundEvent::Kind::message ||
+      front.payload.value("type", "") != "text" || box.timer)
+    return false;
+  auto waited = engine_.clock_.now_ms() - front.received_ms;
+  if (waited >= flow->double_text_debounce_ms) return false;
+  box.debounce_armed = true;
+  box.timer = std::make_unique<asio::steady_timer>(io_, std::chrono::milliseconds(flow->double_text_debounce_ms - waited));
+  box.timer->async_wait([this, key](const boost::system::error_code&) {
+    auto it = mailboxes_.find(key);
+    if (it == mailboxes_.end()) return;
+    it->second.debounce_armed = false;
+    // Keep the spent timer until the batch is taken so the window is not re-armed.
+    start_next(key);
+  });
+  return true;
+}
+
+std::vector<InboundEvent> Worker::take_batch(Mailbox& box, const Conversation& conv) {
+  std::vector<InboundEvent> batch;
+  const auto* flow = host_->flow(conv.flow);
+  const bool merge = flow && flow->double_text_debounce_ms > 0;
+  auto is_text = [](const InboundEvent& e) {
+    return e.kind == InboundEvent::Kind::message && e.payload.value("type", "") == "text";
+  };
+  do {
+    batch.push_back(std::move(box.queue.front()));
+    box.queue.pop_front();
+  } while (merge && is_text(batch.front()) && !box.queue.empty() && is_text(box.queue.front()));
+  box.timer.reset();
+  return batch;
+}
+
+Worker::Cached Worker::load(const std::string& key, const InboundEvent& first) {
+  if (auto* hit = cache_.find(key)) return *hit;
+  Cached cached;
+  auto txn = engine_.store_.read();
+  if (auto raw = txn.get(store::Db::conv, key)) {
+    cached.conv = Conversation::from_json(key, json::parse(*raw));
+    cached.history = json::array();
+    auto from = cached.conv.history_next > engine_.options_.history_limit
+                    ? std::max(cached.conv.history_first, cached.conv.history_next - engine_.options_.history_limit)
+                    : cached.conv.history_first;
+    auto prefix = history_prefix(key);
+    txn.scan(store::Db::history, history_key(key, from), [&](std::string_view k, std::string_view v) {
+      if (k.substr(0, prefix.size()) != prefix) return false;
+      cached.history.push_back(json::parse(v));
+      return true;
+    });
+  } else {
+    auto& c = cached.conv;
+    c.key = key;
+    c.channel = first.channel;
+    c.account = first.account;
+    c.user = first.user;
+    c.created_ms = engine_.clock_.now_ms();
+    cached.history = json::array();
+  }
+  auto& c = cached.conv;
+  if (c.flow.empty() || !host_->flow(c.flow)) {
+    auto wanted = c.flow.empty() ? first.flow : c.flow;
+    if (wanted.empty() || !host_->flow(wanted)) {
+      if (!c.flow.empty()) log::warn("flow_missing", {{"conversation", key}, {"flow", c.flow}, {"using", engine_.default_flow()}});
+      wanted = engine_.default_flow();
+    }
+    c.flow = wanted;
+  }
+  return cached;
+}
+
+}  // namespace charla::runtime

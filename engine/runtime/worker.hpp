@@ -1,0 +1,97 @@
+#pragma once
+// A worker: one thread, one io_context, one FlowHost (lua_State) and the plugin
+// instances bound to that loop. It owns the mailboxes of the conversations that hash
+// to it, so conversation state needs no locks: everything below runs on its thread.
+#include "lua/flow_host.hpp"
+#include "runtime/conversation.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/lru_cache.hpp"
+#include "runtime/turn_write.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+
+namespace charla::runtime {
+
+class Worker {
+ public:
+  Worker(Engine& engine, int index);
+  ~Worker();
+
+  void start();
+  void post(InboundEvent event);
+  void post_task(std::string conversation, std::function<void()> fn);
+  // Cancels suspended turns (their events stay in the inbox) and waits until no turn
+  // is running or committing, at most `grace`. Then stops the loop and joins.
+  void stop(std::chrono::milliseconds grace);
+
+  const std::vector<lua::FlowInfo>& loaded_flows() const { return loaded_flows_; }
+  std::size_t active_conversations() const { return active_.load(); }
+  std::size_t suspended_turns() const { return suspended_.load(); }
+
+ private:
+  struct Mailbox {
+    std::deque<InboundEvent> queue;
+    std::deque<std::function<void()>> tasks;   // admin operations, run between turns
+    bool running = false;
+    bool debounce_armed = false;
+    std::unique_ptr<boost::asio::steady_timer> timer;  // debounce or commit retry
+  };
+  struct Cached {
+    Conversation conv;
+    nlohmann::json history = nlohmann::json::array();  // recent entries, oldest first
+  };
+  struct TurnContext;
+
+  void enqueue(InboundEvent event);
+  void start_next(const std::string& key);
+  void finish_mailbox_if_idle(const std::string& key);
+  bool should_debounce(Mailbox& box, const Conversation& conv, const std::string& key);
+  std::vector<InboundEvent> take_batch(Mailbox& box, const Conversation& conv);
+  Cached load(const std::string& key, const InboundEvent& first);
+  void run(std::shared_ptr<TurnContext> turn);
+  lua::TurnInput turn_input(const TurnContext& turn);
+  void on_turn_result(std::shared_ptr<TurnContext> turn, lua::TurnResult result);
+  void commit(std::shared_ptr<TurnContext> turn);
+  void on_committed(std::shared_ptr<TurnContext> turn, const std::string& error);
+  void retry_later(std::shared_ptr<TurnContext> turn);
+
+  Engine& engine_;
+  int index_;
+  boost::asio::io_context io_;
+  std::unique_ptr<lua::FlowHost> host_;
+  std::vector<lua::FlowInfo> loaded_flows_;  // in configuration order: the first is the default
+  std::vector<std::unique_ptr<Plugin>> plugins_;
+  std::unordered_map<std::string, Mailbox> mailboxes_;
+  LruCache<std::string, Cached> cache_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> active_{0};      // mailboxes with a running turn
+  std::atomic<std::size_t> suspended_{0};
+  std::uint64_t next_turn_id_ = 1;
+};
+
+// One turn in flight: the events it consumes, the record it started from, and what
+// it will write.
+struct Worker::TurnContext {
+  std::string key;
+  std::uint64_t id = 0;
+  std::vector<InboundEvent> events;
+  Cached cached;
+  TurnPlan plan;
+  TurnOutcome outcome;
+  bool ok = true;
+  std::string error;
+  std::chrono::steady_clock::time_point accepted_at;
+
+  const InboundEvent& first() const { return events.front(); }
+  bool is_timer() const { return first().kind == InboundEvent::Kind::timer; }
+};
+
+}  // namespace charla::runtime
