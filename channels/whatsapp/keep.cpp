@@ -1,0 +1,1 @@
+// Keeps the WhatsApp libraries non-empty while the channel is being written.

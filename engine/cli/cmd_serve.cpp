@@ -1,0 +1,71 @@
+// `charla serve`: the engine behind an HTTP listener (webhooks, admin API, health).
+// SIGTERM/SIGINT stop it gracefully: stop accepting, finish running turns, flush
+// commits, exit 0.
+#include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
+#include "cli/serve_wiring.hpp"
+#include "http/health.hpp"
+#include "log/log.hpp"
+
+#include <csignal>
+#include <pthread.h>
+
+namespace charla::cli {
+
+namespace {
+
+struct ServeFlags {
+  CommonFlags common;
+  int port = -1;
+  std::string bind;
+};
+
+int run_serve(const ServeFlags& flags) {
+  // Block the stop signals before any thread starts so only sigwait() sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto config = load_config(flags.common);
+  if (flags.port >= 0) config.http_port = static_cast<std::uint16_t>(flags.port);
+  if (!flags.bind.empty()) config.http_bind = flags.bind;
+  auto services = make_services(config);
+
+  http::ServerOptions so;
+  so.bind = config.http_bind;
+  so.port = config.http_port;
+  http::Server server(so);
+  http::install_health_routes(server, *services->engine);
+  auto wiring = wire_serve(*services, server);
+  services->engine->start();
+  server.start();
+  log::info("charla_ready", {{"port", server.port()}, {"flows", services->engine->flow_names()},
+                             {"data_dir", config.data_dir.string()}});
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  log::info("charla_stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  server.stop();
+  wiring.reset();
+  services->engine->stop();
+  services->store->close();
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, Command& chosen) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand("serve", "Run the engine with its HTTP listener (webhooks, admin API, health)");
+  add_common_flags(*cmd, flags->common);
+  cmd->add_option("--port", flags->port, "HTTP port (default: config http.port, env CHARLA_HTTP_PORT, 8080)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--bind", flags->bind, "HTTP bind address (default 127.0.0.1)");
+  cmd->callback([flags, &chosen] {
+    chosen = [flags] { return run_guarded([&] { return run_serve(*flags); }); };
+  });
+}
+
+}  // namespace charla::cli

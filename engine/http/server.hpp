@@ -1,0 +1,71 @@
+#pragma once
+// The HTTP listener (Boost.Beast): webhooks, admin API, health and metrics.
+// Handlers answer asynchronously: a handler may call `respond` later from any
+// thread (e.g. the store's writer thread once a webhook batch is durable); the
+// response is written on the connection's own strand.
+//
+// Invariants: one write outstanding per connection; bodies over body_limit get 413
+// without being buffered whole; idle connections time out.
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace charla::http {
+
+namespace beast_http = boost::beast::http;
+
+struct Request {
+  beast_http::verb method;
+  std::string path;                              // decoded path, no query
+  std::map<std::string, std::string> query;      // decoded query parameters
+  beast_http::fields headers;
+  std::string body;                              // raw bytes (signatures are over these)
+  std::string header(std::string_view name) const;
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  static Response json(unsigned status, const std::string& body) { return {status, "application/json", body, {}}; }
+  static Response text(unsigned status, std::string body) { return {status, "text/plain; charset=utf-8", std::move(body), {}}; }
+};
+
+using Respond = std::function<void(Response)>;
+using Handler = std::function<void(Request&, Respond)>;
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1";
+  unsigned short port = 8080;                    // 0: pick a free port
+  int threads = 1;
+  std::size_t body_limit = 3u << 20;             // bytes; more -> 413
+  std::chrono::seconds idle_timeout{60};
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+
+  // Exact-path routes. A path with a trailing '*' matches by prefix.
+  void route(beast_http::verb method, std::string path, Handler handler);
+  // Binds and starts serving; throws std::runtime_error naming the address on failure.
+  void start();
+  void stop();
+  unsigned short port() const;
+
+  struct Impl;  // public so the connection type in server.cpp can name it
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace charla::http
