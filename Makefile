@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh Debian 12 machine:
+#   make run    installs what is missing, builds, and serves the insurance example
+#   make test   installs what is missing, builds, and runs every test (unit + integration)
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: deps build run chat test test-asan test-tsan fuzz bench clean
+
+deps:
+	@bash .ci/install-deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/charla serve -c examples/insurance/charla.json
+
+chat: build
+	./$(BUILD)/charla chat -c examples/insurance/charla.json
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan:
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCHARLA_ASAN=ON -DCHARLA_BENCH=OFF"
+
+test-tsan:
+	$(MAKE) build BUILD=build-tsan CMAKE_FLAGS="-DCHARLA_TSAN=ON -DCHARLA_BENCH=OFF"
+	cd build-tsan && ctest --output-on-failure -L unit -j $(JOBS)
+
+fuzz: deps
+	CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCHARLA_FUZZ=ON -DCHARLA_BENCH=OFF >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_webhook
+	mkdir -p build-fuzz/corpus && cp ../shared/whatsapp/payloads/*.json build-fuzz/corpus/ 2>/dev/null || true
+	./build-fuzz/tests/fuzz/fuzz_webhook -max_total_time=$${FUZZ_SECONDS:-60} build-fuzz/corpus
+
+bench: build
+	@echo "see bench/README.md"
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
