@@ -1,1 +1,0 @@
-// Keeps the WhatsApp libraries non-empty while the channel is being written.

@@ -1,0 +1,419 @@
+#include "whatsapp/outbox_sender.hpp"
+
+#include "log/log.hpp"
+#include "net/http_client.hpp"
+#include "whatsapp/protocol/graph_errors.hpp"
+#include "whatsapp/protocol/message_builder.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+namespace charla::whatsapp {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Status ranks: webhooks can arrive out of order, a row only moves forward.
+int status_rank(const std::string& s) {
+  if (s == "pending") return 0;
+  if (s == "accepted") return 1;
+  if (s == "sent") return 2;
+  if (s == "delivered") return 3;
+  if (s == "read" || s == "played") return 4;
+  if (s == "failed" || s == "dead" || s == "sink") return 5;  // terminal
+  return -1;
+}
+
+bool is_bsuid(const std::string& user) {
+  return user.find_first_not_of("0123456789+") != std::string::npos;
+}
+
+struct Pending {
+  runtime::OutboundRow row;
+  std::vector<json> parts;  // Graph request bodies; a long text has several
+  std::size_t next_part = 0;
+  std::vector<std::string> wamids;
+  bool window_fallback_done = false;
+};
+
+struct Recipient {
+  std::deque<Pending> queue;
+  bool in_flight = false;
+  Clock::time_point not_before{};
+  std::unique_ptr<asio::steady_timer> timer;
+};
+
+struct Number {
+  config::WhatsAppNumber config;
+  bool paused = false;
+  double tokens = 1;
+  Clock::time_point refilled = Clock::now();
+  std::deque<std::string> waiting;  // recipients blocked by the throughput cap
+  std::unique_ptr<asio::steady_timer> timer;
+};
+
+}  // namespace
+
+struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
+  config::WhatsAppConfig config;
+  store::Store& store;
+  const runtime::Engine& engine;
+  double scale;
+  SenderMetrics metrics;
+  asio::io_context io;
+  std::unique_ptr<net::HttpClient> http;
+  std::map<std::string, Number> numbers;
+  std::unordered_map<std::string, Recipient> recipients;
+  std::thread thread;
+  mutable std::mutex paused_mutex;
+  std::set<std::string> paused_numbers;  // mirror of Number::paused readable from any thread
+
+  void set_paused(Number& n, bool paused) {
+    n.paused = paused;
+    std::lock_guard lock(paused_mutex);
+    if (paused)
+      paused_numbers.insert(n.config.phone_number_id);
+    else
+      paused_numbers.erase(n.config.phone_number_id);
+  }
+
+  Impl(const config::WhatsAppConfig& c, store::Store& s, const runtime::Engine& e, double sc)
+      : config(c), store(s), engine(e), scale(sc) {
+    for (auto& n : config.numbers) numbers[n.phone_number_id].config = n;
+  }
+
+  Number& number(const std::string& id) {
+    auto& n = numbers[id];
+    if (n.config.phone_number_id.empty()) {  // not configured: a sink unless a default token exists
+      n.config.phone_number_id = id;
+    }
+    return n;
+  }
+
+  // --- durable row updates -------------------------------------------------------
+  void update_row(std::uint64_t seq, json fields, std::vector<std::string> wamids = {}) {
+    store.submit(
+        [seq, fields, wamids](store::WriteTxn& txn) {
+          auto raw = txn.get(store::Db::outbox, store::be64(seq));
+          if (!raw) return;
+          auto row = json::parse(*raw);
+          for (auto& [k, v] : fields.items()) row[k] = v;
+          txn.put(store::Db::outbox, store::be64(seq), row.dump());
+          for (auto& w : wamids) txn.put(store::Db::outbox_by_wamid, w, store::be64(seq));
+        },
+        [seq](const std::string& error) {
+          if (!error.empty()) log::error("outbox_update_failed", {{"seq", seq}, {"error", error}});
+        });
+  }
+
+  // --- queueing ------------------------------------------------------------------
+  void enqueue(runtime::OutboundRow row) {
+    Pending p;
+    p.parts = build_requests(row.message, row.to, is_bsuid(row.to));
+    p.row = std::move(row);
+    auto key = p.row.account + ":" + p.row.to;
+    if (p.parts.empty()) {
+      finish_failed(p, "message could not be built for the Graph API");
+      return;
+    }
+    recipients[key].queue.push_back(std::move(p));
+    pump(key);
+  }
+
+  void pump(const std::string& key) {
+    auto it = recipients.find(key);
+    if (it == recipients.end()) return;
+    auto& r = it->second;
+    while (!r.in_flight && !r.queue.empty()) {
+      auto now = Clock::now();
+      if (now < r.not_before) return arm_recipient(key, r);
+      auto& p = r.queue.front();
+      auto& n = number(p.row.account);
+      if (n.config.token.empty()) {
+        sink(p);
+        r.queue.pop_front();
+        continue;
+      }
+      if (n.paused) return;
+      if (!take_token(n)) {
+        n.waiting.push_back(key);
+        return arm_number(n);
+      }
+      return send(key, r, n);
+    }
+    if (!r.in_flight && r.queue.empty()) recipients.erase(it);  // idle recipients keep no heap
+  }
+
+  void arm_recipient(const std::string& key, Recipient& r) {
+    r.timer = std::make_unique<asio::steady_timer>(io, r.not_before);
+    r.timer->async_wait([this, key](const boost::system::error_code& ec) {
+      if (!ec) pump(key);
+    });
+  }
+
+  bool take_token(Number& n) {
+    const double rate = n.config.max_per_second > 0 ? n.config.max_per_second : 80;
+    auto now = Clock::now();
+    n.tokens = std::min(std::max(1.0, rate), n.tokens + std::chrono::duration<double>(now - n.refilled).count() * rate);
+    n.refilled = now;
+    if (n.tokens < 1) return false;
+    n.tokens -= 1;
+    return true;
+  }
+
+  void arm_number(Number& n) {
+    if (n.timer) return;
+    const double rate = n.config.max_per_second > 0 ? n.config.max_per_second : 80;
+    auto wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>((1 - n.tokens) / rate));
+    n.timer = std::make_unique<asio::steady_timer>(io, wait);
+    n.timer->async_wait([this, id = n.config.phone_number_id](const boost::system::error_code& ec) {
+      if (ec) return;
+      auto& num = number(id);
+      num.timer.reset();
+      auto waiting = std::move(num.waiting);
+      num.waiting.clear();
+      for (auto& key : waiting) pump(key);
+    });
+  }
+
+  // --- sending -------------------------------------------------------------------
+  void send(const std::string& key, Recipient& r, Number& n) {
+    r.in_flight = true;
+    auto& p = r.queue.front();
+    net::HttpRequest req;
+    req.method = "POST";
+    req.url = config.api_base + "/" + config.api_version + "/" + p.row.account + "/messages";
+    req.headers = {{"Authorization", "Bearer " + n.config.token}, {"Content-Type", "application/json"}};
+    req.body = p.parts[p.next_part].dump();
+    req.timeout = std::chrono::milliseconds(config.request_timeout_ms);
+    std::weak_ptr<Impl> weak = shared_from_this();
+    http->request(std::move(req), [weak, key](net::HttpResponse resp) {
+      if (auto self = weak.lock()) self->on_response(key, std::move(resp));
+    });
+  }
+
+  void on_response(const std::string& key, net::HttpResponse resp) {
+    auto it = recipients.find(key);
+    if (it == recipients.end() || it->second.queue.empty()) return;
+    auto& r = it->second;
+    r.in_flight = false;
+    auto& p = r.queue.front();
+    SendOutcome outcome;
+    if (!resp.error.empty()) {
+      outcome.action = SendAction::retry;
+      outcome.error_message = resp.error;
+    } else {
+      std::optional<std::string_view> retry_after;
+      if (auto h = resp.headers.find("retry-after"); h != resp.headers.end()) retry_after = h->second;
+      outcome = classify_send_response(static_cast<int>(resp.status), resp.body, retry_after);
+    }
+    handle(key, r, p, outcome);
+    pump(key);
+  }
+
+  void handle(const std::string& key, Recipient& r, Pending& p, const SendOutcome& o) {
+    auto& n = number(p.row.account);
+    switch (o.action) {
+      case SendAction::accepted:
+        if (!o.wamid.empty()) p.wamids.push_back(o.wamid);
+        if (++p.next_part < p.parts.size()) return;  // next part of a long text, in order
+        ++metrics.sent;
+        update_row(p.row.seq, {{"status", "accepted"}, {"wamid", p.wamids.empty() ? json() : json(p.wamids.back())},
+                               {"wamids", p.wamids}, {"attempts", p.row.attempts + 1}}, p.wamids);
+        r.queue.pop_front();
+        return;
+      case SendAction::retry:
+      case SendAction::retry_pair_rate: return schedule_retry(key, r, p, o);
+      case SendAction::window_closed:
+        if (!p.window_fallback_done && use_window_template(p)) return;
+        finish_failed(p, describe(o));
+        r.queue.pop_front();
+        return;
+      case SendAction::pause_token:
+        if (!n.paused) {
+          set_paused(n, true);
+          ++metrics.token_pauses;
+          log::error("whatsapp_token_invalid", {{"phone_number_id", n.config.phone_number_id}, {"error", describe(o)},
+                                                {"action", "sending paused for this number until the token is replaced"}});
+        }
+        return;
+      case SendAction::fail:
+        finish_failed(p, describe(o));
+        r.queue.pop_front();
+        return;
+    }
+  }
+
+  static std::string describe(const SendOutcome& o) {
+    std::string s = o.error_code ? "(#" + std::to_string(*o.error_code) + ") " : "";
+    s += o.error_message;
+    if (!o.error_details.empty()) s += ": " + o.error_details;
+    return s;
+  }
+
+  void schedule_retry(const std::string&, Recipient& r, Pending& p, const SendOutcome& o) {
+    ++p.row.attempts;
+    if (p.row.attempts >= config.max_attempts) {
+      ++metrics.dead;
+      log::error("whatsapp_dead_letter", {{"seq", p.row.seq}, {"to", p.row.to}, {"attempts", p.row.attempts},
+                                          {"error", describe(o)}});
+      update_row(p.row.seq, {{"status", "dead"}, {"attempts", p.row.attempts}, {"last_error", describe(o)}});
+      r.queue.pop_front();
+      return;
+    }
+    ++metrics.retries;
+    auto delay = backoff(p.row.attempts, o.retry_after_s, o.action);
+    auto scaled = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * scale));
+    r.not_before = Clock::now() + scaled;
+    log::warn("whatsapp_send_retry", {{"seq", p.row.seq}, {"to", p.row.to}, {"attempt", p.row.attempts},
+                                      {"delay_ms", scaled.count()}, {"error", describe(o)}});
+    update_row(p.row.seq, {{"attempts", p.row.attempts}, {"last_error", describe(o)},
+                           {"next_attempt_ms", engine.clock().now_ms() + scaled.count()}});
+  }
+
+  bool use_window_template(Pending& p) {
+    p.window_fallback_done = true;
+    json tmpl;
+    {
+      auto txn = store.read();
+      auto raw = txn.get(store::Db::conv, p.row.conversation);
+      if (!raw) return false;
+      auto* flow = engine.flow(json::parse(*raw).value("flow", ""));
+      if (!flow || !flow->window_template.is_object()) return false;
+      tmpl = flow->window_template;
+    }
+    json message{{"type", "template"}, {"name", tmpl.value("name", "")}, {"language", tmpl.value("language", "es")}};
+    if (tmpl.contains("parameters")) message["parameters"] = tmpl["parameters"];
+    if (tmpl.contains("components")) message["components"] = tmpl["components"];
+    auto parts = build_requests(message, p.row.to, is_bsuid(p.row.to));
+    if (parts.empty()) return false;
+    ++metrics.window_fallbacks;
+    log::info("whatsapp_window_template", {{"seq", p.row.seq}, {"to", p.row.to}, {"template", message["name"]}});
+    p.row.message = message;
+    p.parts = std::move(parts);
+    p.next_part = 0;
+    update_row(p.row.seq, {{"message", message}, {"window_fallback", true}});
+    return true;
+  }
+
+  void finish_failed(const Pending& p, const std::string& error) {
+    ++metrics.failed;
+    log::warn("whatsapp_send_failed", {{"seq", p.row.seq}, {"to", p.row.to}, {"error", error}});
+    update_row(p.row.seq, {{"status", "failed"}, {"last_error", error}, {"attempts", p.row.attempts + 1}});
+  }
+
+  void sink(const Pending& p) {
+    ++metrics.sink;
+    log::info("whatsapp_sink", {{"seq", p.row.seq}, {"phone_number_id", p.row.account}, {"to", p.row.to},
+                                {"message", p.row.message}});
+    update_row(p.row.seq, {{"status", "sink"}});
+  }
+};
+
+OutboxSender::OutboxSender(const config::WhatsAppConfig& config, store::Store& store, const runtime::Engine& engine,
+                           double retry_time_scale)
+    : impl_(std::make_shared<Impl>(config, store, engine, retry_time_scale)) {
+  impl_->http = std::make_unique<net::HttpClient>(impl_->io);
+  impl_->thread = std::thread([impl = impl_.get()] {
+    auto guard = asio::make_work_guard(impl->io);
+    impl->io.run();
+  });
+}
+
+OutboxSender::~OutboxSender() { stop(); }
+
+void OutboxSender::stop() {
+  if (!impl_->thread.joinable()) return;
+  asio::post(impl_->io, [impl = impl_.get()] {
+    impl->http->cancel_all();
+    impl->io.stop();
+  });
+  impl_->thread.join();
+  impl_->http.reset();
+}
+
+std::optional<std::string> OutboxSender::validate(const json& message) const { return whatsapp::validate(message); }
+
+void OutboxSender::dispatch(std::vector<runtime::OutboundRow> rows) {
+  asio::post(impl_->io, [impl = impl_.get(), rows = std::move(rows)]() mutable {
+    for (auto& row : rows) impl->enqueue(std::move(row));
+  });
+}
+
+void OutboxSender::apply_status(const std::string& wamid, const std::string& status, std::int64_t timestamp,
+                                const json& errors, std::function<void(const std::string&)> done) {
+  auto* metrics = &impl_->metrics;
+  ++metrics->statuses;
+  impl_->store.submit(
+      [wamid, status, timestamp, errors, metrics](store::WriteTxn& txn) {
+        auto seq = txn.get(store::Db::outbox_by_wamid, wamid);
+        auto raw = seq ? txn.get(store::Db::outbox, *seq) : std::nullopt;
+        if (!raw) {
+          ++metrics->orphan_statuses;  // sent by another system, or pruned
+          return;
+        }
+        auto row = json::parse(*raw);
+        if (status_rank(status) <= status_rank(row.value("status", "pending"))) return;
+        row["status"] = status;
+        row["status_ms"] = timestamp * 1000;
+        if (!errors.is_null()) row["last_error"] = errors;
+        txn.put(store::Db::outbox, *seq, row.dump());
+      },
+      std::move(done));
+}
+
+bool OutboxSender::replace_token(const std::string& phone_number_id, const std::string& token) {
+  asio::post(impl_->io, [impl = impl_.get(), phone_number_id, token] {
+    auto& n = impl->number(phone_number_id);
+    n.config.token = token;
+    bool was_paused = n.paused;
+    impl->set_paused(n, false);
+    log::info("whatsapp_token_replaced", {{"phone_number_id", phone_number_id}, {"resumed", was_paused}});
+    std::vector<std::string> keys;
+    for (auto& [key, r] : impl->recipients)
+      if (key.compare(0, phone_number_id.size() + 1, phone_number_id + ":") == 0) keys.push_back(key);
+    for (auto& key : keys) impl->pump(key);
+  });
+  return true;
+}
+
+void OutboxSender::retry_row(std::uint64_t seq, std::function<void(const std::string&)> done) {
+  auto row = std::make_shared<std::optional<runtime::OutboundRow>>();
+  impl_->store.submit(
+      [seq, row](store::WriteTxn& txn) {
+        row->reset();
+        auto raw = txn.get(store::Db::outbox, store::be64(seq));
+        if (!raw) return;
+        auto j = json::parse(*raw);
+        auto status = j.value("status", "");
+        if (status != "dead" && status != "failed") return;
+        j["status"] = "pending";
+        j["attempts"] = 0;
+        txn.put(store::Db::outbox, store::be64(seq), j.dump());
+        *row = runtime::OutboundRow::from_json(seq, j);
+      },
+      [this, row, done = std::move(done)](const std::string& error) {
+        if (error.empty() && !*row) return done("no dead or failed message with that id");
+        if (error.empty()) dispatch({**row});
+        done(error);
+      });
+}
+
+bool OutboxSender::paused(const std::string& phone_number_id) const {
+  std::lock_guard lock(impl_->paused_mutex);
+  return impl_->paused_numbers.count(phone_number_id) > 0;
+}
+
+const SenderMetrics& OutboxSender::metrics() const { return impl_->metrics; }
+
+}  // namespace charla::whatsapp
