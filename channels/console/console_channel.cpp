@@ -43,8 +43,12 @@ std::string text_of(const json& m) {
 
 void ConsoleChannel::print(const runtime::OutboundRow& row) {
   const auto& m = row.message;
+  // A number typed next picks from the latest message only if that message offered options.
   auto choices = choices_of(m);
-  if (!choices.empty()) last_choices_[row.to] = choices;
+  if (!choices.empty())
+    last_choices_[row.to] = choices;
+  else if (m.value("type", "") != "mark_read" && m.value("type", "") != "reaction")
+    last_choices_.erase(row.to);
   if (format_ == Format::json) {
     out_ << json{{"event", "message"}, {"phone", row.to}, {"message", m}}.dump() << "\n";
     return;

@@ -48,8 +48,8 @@ int run_serve(const ServeFlags& flags) {
   sigwait(&stop_signals, &signal);
   log::info("charla_stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.stop();
-  wiring.reset();
   services->engine->stop();
+  wiring.reset();
   services->store->close();
   return 0;
 }

@@ -12,6 +12,9 @@
 //  - read() gives a read-only snapshot usable from any thread (MDB_NOTLS).
 //  - MDB_MAP_FULL grows the map (doubling up to max_map_size) and retries the batch;
 //    past max_map_size the batch fails with a message that names the limit.
+//    So a WriteFn may run more than once: keep its side effects inside the transaction.
+//  - meta holds "schema_version" (decimal ASCII) and the next_seq counters under
+//    "seq/<counter>" (be64).
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -26,6 +29,10 @@ struct MDB_env;
 struct MDB_txn;
 
 namespace charla::store {
+
+namespace detail {
+class Writer;  // engine/store/writer.hpp
+}
 
 enum class Db { inbox, seen, conv, history, outbox, outbox_by_wamid, timers, meta };
 constexpr int kDbCount = 8;
@@ -77,9 +84,14 @@ class WriteTxn {
 
  private:
   friend class Store;
+  friend class detail::Writer;
   WriteTxn(MDB_txn* txn, const unsigned* dbis) : txn_(txn), dbis_(dbis) {}
+  void check_write(int rc, std::string_view what, Db db);
   MDB_txn* txn_;
   const unsigned* dbis_;
+  // Set when LMDB reported MDB_MAP_FULL, even if the WriteFn swallowed the exception:
+  // the writer then grows the map and reruns the batch.
+  bool map_full_ = false;
 };
 
 struct StoreStats {

@@ -1,0 +1,131 @@
+#include "whatsapp/webhook_intake.hpp"
+
+#include "log/log.hpp"
+#include "whatsapp/protocol/signature.hpp"
+#include "whatsapp/protocol/webhook_parser.hpp"
+
+#include <algorithm>
+
+namespace charla::whatsapp {
+
+using nlohmann::json;
+
+WebhookIntake::WebhookIntake(const config::WhatsAppConfig& config, runtime::Engine& engine, OutboxSender& sender)
+    : config_(config), engine_(engine), sender_(sender) {
+  // Numbers may belong to different Meta apps: a body signed by any configured app
+  // secret is authentic.
+  auto add = [&](const std::string& s) {
+    if (!s.empty() && std::find(secrets_.begin(), secrets_.end(), s) == secrets_.end()) secrets_.push_back(s);
+  };
+  add(config.app_secret);
+  for (auto& n : config.numbers) add(n.app_secret);
+  if (config.insecure_skip_signature)
+    log::warn("webhook_signature_check_disabled",
+              {{"why", "whatsapp.insecure_skip_signature is true: anyone who can reach this port can inject messages"}});
+  else if (secrets_.empty())
+    log::warn("webhook_no_app_secret", {{"why", "WHATSAPP_APP_SECRET is not set: every webhook POST will get 401"}});
+}
+
+void WebhookIntake::install(http::Server& server) {
+  for (const char* path : {"/webhook/whatsapp", "/webhook", "/whatsapp/webhook"}) {
+    server.route(http::beast_http::verb::get, path,
+                 [this](http::Request& req, http::Respond respond) { verify(req, std::move(respond)); });
+    server.route(http::beast_http::verb::post, path,
+                 [this](http::Request& req, http::Respond respond) { notify(req, std::move(respond)); });
+  }
+}
+
+void WebhookIntake::verify(http::Request& req, http::Respond respond) const {
+  auto get = [&](const char* k) {
+    auto it = req.query.find(k);
+    return it == req.query.end() ? std::string() : it->second;
+  };
+  if (get("hub.mode") == "subscribe" && !config_.verify_token.empty() && get("hub.verify_token") == config_.verify_token) {
+    log::info("webhook_verified");
+    return respond(http::Response::text(200, get("hub.challenge")));
+  }
+  log::warn("webhook_verification_refused", {{"mode", get("hub.mode")}});
+  respond(http::Response::text(403, "verification failed"));
+}
+
+bool WebhookIntake::signature_ok(const http::Request& req) const {
+  if (config_.insecure_skip_signature) return true;
+  auto header = req.header("X-Hub-Signature-256");
+  for (auto& secret : secrets_)
+    if (verify_signature(req.body, header, secret)) return true;
+  return false;
+}
+
+void WebhookIntake::notify(http::Request& req, http::Respond respond) {
+  ++metrics_.posts;
+  if (!signature_ok(req)) {
+    ++metrics_.bad_signature;
+    log::warn("webhook_bad_signature", {{"header_present", !req.header("X-Hub-Signature-256").empty()}});
+    return respond(http::Response::json(401, R"({"error":"invalid or missing X-Hub-Signature-256"})"));
+  }
+  auto parsed = parse_webhook(req.body);
+  if (!parsed.ok) {
+    ++metrics_.bad_json;
+    return respond(http::Response::json(400, json{{"error", "body is not valid JSON: " + parsed.error}}.dump()));
+  }
+  auto& batch = parsed.batch;
+  for (auto& w : batch.warnings) log::warn("webhook_item_skipped", {{"detail", w}});
+  for (auto& f : batch.ignored) {
+    ++metrics_.ignored_changes;
+    log::info("webhook_change_ignored", {{"field", f}});
+  }
+  for (auto& e : batch.errors) {
+    ++metrics_.value_errors;
+    log::error("whatsapp_value_error", {{"phone_number_id", e.phone_number_id}, {"error", e.error}});
+  }
+
+  std::vector<runtime::InboundEvent> events;
+  for (auto& m : batch.messages) {
+    const auto* number = config_.find(m.phone_number_id);
+    if (!number && !config_.numbers.empty()) {
+      ++metrics_.unknown_number;
+      log::warn("webhook_unknown_number", {{"phone_number_id", m.phone_number_id}, {"id", m.id}});
+      continue;
+    }
+    runtime::InboundEvent e;
+    e.channel = "whatsapp";
+    e.account = m.phone_number_id;
+    e.user = m.user;
+    e.conversation = conversation_key(m.phone_number_id, m.user);
+    e.name = m.profile_name;
+    e.flow = number ? number->flow : "";
+    e.dedup_id = m.id;
+    e.payload = std::move(m.msg);
+    e.payload["timestamp"] = m.timestamp;
+    e.accepted_at = std::chrono::steady_clock::now();
+    events.push_back(std::move(e));
+  }
+  // Meta does not guarantee order: within one body, a user's messages run in
+  // timestamp order, ties in body order.
+  std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) {
+    return a.payload.value("timestamp", std::int64_t{0}) < b.payload.value("timestamp", std::int64_t{0});
+  });
+  metrics_.messages += events.size();
+
+  // Answer once every part of the batch is durable.
+  struct Join {
+    std::atomic<int> pending{1};
+    std::atomic<bool> failed{false};
+    http::Respond respond;
+    void done(const std::string& error) {
+      if (!error.empty()) failed = true;
+      if (--pending == 0)
+        respond(failed ? http::Response::json(500, R"({"error":"could not store the notification; retry"})")
+                       : http::Response::json(200, R"({"status":"ok"})"));
+    }
+  };
+  auto join = std::make_shared<Join>();
+  join->respond = std::move(respond);
+  join->pending += static_cast<int>(batch.statuses.size());
+  for (auto& s : batch.statuses)
+    sender_.apply_status(s.wamid, s.status, s.timestamp, s.errors, [join](const std::string& e) { join->done(e); });
+  if (events.empty()) return join->done("");
+  engine_.accept(std::move(events), [join](const runtime::AcceptResult& r) { join->done(r.error); });
+}
+
+}  // namespace charla::whatsapp

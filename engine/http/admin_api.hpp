@@ -1,0 +1,18 @@
+#pragma once
+// The admin API under /admin (bearer token CHARLA_ADMIN_TOKEN): status, conversations
+// (list with filters and cursor, detail with history, reset, set state, pause and
+// resume for human handoff), plus the seed-compatible aliases under /webhook.
+// Changes to a conversation run on its worker between turns, so they never race a turn.
+#include "http/server.hpp"
+#include "runtime/engine.hpp"
+
+#include <string>
+
+namespace charla::http {
+
+// True when the request carries the admin token; otherwise responds 401 and returns false.
+bool admin_authorized(const std::string& token, const Request& req, const Respond& respond);
+
+void install_admin_routes(Server& server, const std::string& admin_token, runtime::Engine& engine);
+
+}  // namespace charla::http

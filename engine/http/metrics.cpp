@@ -1,0 +1,41 @@
+#include "http/metrics.hpp"
+
+namespace charla::http {
+
+void write_counter(std::ostringstream& out, const char* name, const char* help, std::uint64_t value) {
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n" << name << " " << value << "\n";
+}
+
+void write_gauge(std::ostringstream& out, const char* name, const char* help, double value) {
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n" << name << " " << value << "\n";
+}
+
+void install_metrics_route(Server& server, const runtime::Engine& engine, const store::Store& store,
+                           std::vector<MetricsSource> extra) {
+  server.route(beast_http::verb::get, "/metrics", [&engine, &store, extra](Request&, Respond respond) {
+    std::ostringstream out;
+    auto s = engine.stats();
+    write_counter(out, "charla_events_accepted_total", "Inbound events stored in the inbox", s.accepted);
+    write_counter(out, "charla_events_duplicate_total", "Redelivered events ignored by dedup", s.duplicates);
+    write_counter(out, "charla_turns_total", "Turns committed", s.turns);
+    write_counter(out, "charla_turn_errors_total", "Turns that failed and sent the fallback", s.turn_errors);
+    write_counter(out, "charla_timers_fired_total", "Timers fired", s.timers_fired);
+    write_counter(out, "charla_commit_failures_total", "Turn commits the store refused (retried)", s.commit_failures);
+    write_gauge(out, "charla_active_conversations", "Conversations with a queued or running turn",
+                static_cast<double>(s.active_conversations));
+    write_gauge(out, "charla_suspended_turns", "Turns waiting on a plugin call", static_cast<double>(s.suspended_turns));
+    auto st = store.stats();
+    write_counter(out, "charla_store_commits_total", "LMDB write transactions committed", st.commits);
+    write_counter(out, "charla_store_writes_total", "Logical writes committed (group commit)", st.writes);
+    write_counter(out, "charla_store_failed_writes_total", "Logical writes that failed", st.failed_writes);
+    write_gauge(out, "charla_store_map_size_bytes", "LMDB map size", static_cast<double>(st.map_size));
+    write_gauge(out, "charla_store_max_batch", "Most writes seen in one commit", static_cast<double>(st.max_batch));
+    for (auto& source : extra) source(out);
+    Response res;
+    res.content_type = "text/plain; version=0.0.4";
+    res.body = out.str();
+    respond(std::move(res));
+  });
+}
+
+}  // namespace charla::http

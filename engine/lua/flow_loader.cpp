@@ -1,0 +1,311 @@
+#include "lua/flow_loader.hpp"
+
+#include "lua/duration.hpp"
+#include "lua/flow_check.hpp"
+#include "lua/json_lua.hpp"
+#include "lua/sandbox.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace charla::lua::detail {
+namespace {
+
+const std::set<std::string> kTopKeys{"name",     "version",         "initial", "states",      "double_text", "fallback",
+                                     "llm_fallback", "window_template", "timers",  "description", "migrate"};
+const std::set<std::string> kStateKeys{"enter", "message", "leave", "timeout", "timers", "description"};
+
+// Restores the Lua stack however validation ends (it reports problems by throwing).
+class StackGuard {
+ public:
+  explicit StackGuard(lua_State* L) : L_(L), top_(lua_gettop(L)) {}
+  ~StackGuard() { lua_settop(L_, top_); }
+  StackGuard(const StackGuard&) = delete;
+  StackGuard& operator=(const StackGuard&) = delete;
+
+ private:
+  lua_State* L_;
+  int top_;
+};
+
+std::string read_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw FlowError(file.string() + ": cannot read flow file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string key_text(lua_State* L, int index) {
+  std::size_t len = 0;
+  const char* s = lua_tolstring(L, index, &len);
+  return std::string(s, len);
+}
+
+// Validates the table returned by a flow file and builds its FlowRecord. Uses raw
+// accesses only, so no flow code runs while it reads.
+class Validator {
+ public:
+  Validator(lua_State* L, const std::filesystem::path& file, std::string_view source)
+      : L_(L), file_(file.string()), source_(source), record_(std::make_shared<FlowRecord>()) {
+    record_->info.file = file;
+  }
+
+  std::shared_ptr<FlowRecord> run(int flow) {
+    lua_newtable(L_);
+    handlers_ = lua_gettop(L_);
+    check_keys(flow, kTopKeys, [&](const std::string& key) {
+      return at(0, "unknown top-level key '" + key + "' (expected " + join(kTopKeys) + ")", key);
+    });
+    header(flow);
+    collect_states(flow);
+    if (field(flow, "timers") != LUA_TNIL) record_->timers = timers(lua_gettop(L_), "timers", 1);
+    lua_pop(L_, 1);
+    if (field(flow, "migrate") != LUA_TNIL) record_->migrate = handler(lua_gettop(L_), "migrate", "migrate", 1);
+    lua_pop(L_, 1);
+    for (const auto& name : record_->info.states) state(flow, name);
+    lua_pushvalue(L_, handlers_);
+    record_->handlers_ref = luaL_ref(L_, LUA_REGISTRYINDEX);
+    return record_;
+  }
+
+ private:
+  [[noreturn]] void fail(int line, const std::string& message) const {
+    throw FlowError(line > 0 ? file_ + ":" + std::to_string(line) + ": " + message : file_ + ": " + message);
+  }
+  // The line where `key` is assigned (searching from `from`), for messages.
+  [[noreturn]] bool at(int from, const std::string& message, const std::string& key) const {
+    fail(source_.key_line(key, from), message);
+  }
+
+  static std::string join(const std::set<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  }
+
+  int field(int table, const char* key) {
+    lua_pushstring(L_, key);
+    return lua_rawget(L_, table);
+  }
+
+  template <class OnUnknown>
+  void check_keys(int table, const std::set<std::string>& allowed, OnUnknown on_unknown) {
+    lua_pushnil(L_);
+    while (lua_next(L_, table)) {
+      lua_pop(L_, 1);
+      if (lua_type(L_, -1) != LUA_TSTRING) fail(0, "table keys must be strings here");
+      const std::string key = key_text(L_, -1);
+      if (!allowed.count(key)) on_unknown(key);
+    }
+  }
+
+  std::string string_field(int table, const char* key, bool required) {
+    const int type = field(table, key);
+    std::string value;
+    if (type == LUA_TSTRING) value = key_text(L_, -1);
+    else if (type != LUA_TNIL || required) at(0, std::string(key) + " must be a string", key);
+    lua_pop(L_, 1);
+    return value;
+  }
+
+  void header(int flow) {
+    FlowInfo& info = record_->info;
+    info.name = string_field(flow, "name", true);
+    if (info.name.empty()) at(0, "name must not be empty", "name");
+    string_field(flow, "description", false);
+    info.fallback = string_field(flow, "fallback", false);
+    info.llm_fallback = string_field(flow, "llm_fallback", false);
+    if (const int type = field(flow, "version"); type != LUA_TNIL) {
+      if (!lua_isinteger(L_, -1)) at(0, "version must be an integer", "version");
+      info.version = lua_tointeger(L_, -1);
+    }
+    lua_pop(L_, 1);
+    if (field(flow, "double_text") != LUA_TNIL) double_text(lua_gettop(L_));
+    lua_pop(L_, 1);
+    if (field(flow, "window_template") != LUA_TNIL) {
+      std::string error;
+      if (lua_type(L_, -1) != LUA_TTABLE || !to_json(L_, -1, info.window_template, error, "window_template"))
+        at(0, error.empty() ? "window_template must be a table" : error, "window_template");
+    }
+    lua_pop(L_, 1);
+    if (field(flow, "initial") != LUA_TSTRING) at(0, "missing initial state (initial = \"STATE\")", "initial");
+    info.initial = key_text(L_, -1);
+    lua_pop(L_, 1);
+  }
+
+  void double_text(int table) {
+    if (lua_type(L_, table) != LUA_TTABLE) at(0, "double_text must be a table { debounce_ms = N }", "double_text");
+    check_keys(table, {"debounce_ms"}, [&](const std::string& key) {
+      return at(0, "double_text: unknown key '" + key + "' (expected debounce_ms)", "double_text");
+    });
+    if (field(table, "debounce_ms") != LUA_TNIL) {
+      if (!lua_isinteger(L_, -1) || lua_tointeger(L_, -1) < 0)
+        at(0, "double_text.debounce_ms must be a non-negative integer", "debounce_ms");
+      record_->info.double_text_debounce_ms = lua_tointeger(L_, -1);
+    }
+    lua_pop(L_, 1);
+  }
+
+  void collect_states(int flow) {
+    if (field(flow, "states") != LUA_TTABLE) at(0, "states must be a table of states", "states");
+    const int states = lua_gettop(L_);
+    std::vector<std::pair<int, std::string>> found;
+    lua_pushnil(L_);
+    while (lua_next(L_, states)) {
+      if (lua_type(L_, -2) != LUA_TSTRING) fail(source_.key_line("states"), "state names must be strings");
+      const std::string name = key_text(L_, -2);
+      if (lua_type(L_, -1) != LUA_TTABLE) at(0, "state " + name + " must be a table of handlers", name);
+      found.emplace_back(source_.key_line(name), name);
+      lua_pop(L_, 1);
+    }
+    lua_pop(L_, 1);
+    std::sort(found.begin(), found.end());  // file order, for check/graph output
+    for (auto& [line, name] : found) {
+      record_->info.states.push_back(name);
+      names_.insert(name);
+    }
+    const std::string& initial = record_->info.initial;
+    if (!names_.count(initial))
+      at(0, "initial state '" + initial + "' is not one of the states (" + join(names_) + ")", "initial");
+  }
+
+  void state(int flow, const std::string& name) {
+    field(flow, "states");
+    lua_pushstring(L_, name.c_str());
+    lua_rawget(L_, -2);
+    const int table = lua_gettop(L_);
+    const int line = source_.key_line(name);
+    StateRecord& rec = record_->states[name];
+    check_keys(table, kStateKeys, [&](const std::string& key) {
+      const int type = field(table, key.c_str());
+      int at_line = source_.key_line(key, line);
+      if (type == LUA_TFUNCTION) at_line = defined_line(-1);
+      fail(at_line, "state " + name + ": unknown handler '" + key + "' (expected enter, message, leave, timeout, timers)");
+    });
+    const std::string where = "state " + name;
+    const std::pair<const char*, int*> slots[] = {{"enter", &rec.enter}, {"message", &rec.message}, {"leave", &rec.leave}};
+    for (auto [key, slot] : slots) {
+      if (field(table, key) != LUA_TNIL) *slot = handler(lua_gettop(L_), where, key, line);
+      lua_pop(L_, 1);
+    }
+    if (field(table, "timeout") != LUA_TNIL) timeout(lua_gettop(L_), name, rec, line);
+    lua_pop(L_, 1);
+    if (field(table, "timers") != LUA_TNIL) rec.timers = timers(lua_gettop(L_), where + " timers", line);
+    lua_pop(L_, 1);
+    if (field(table, "description") != LUA_TNIL && lua_type(L_, -1) != LUA_TSTRING)
+      at(line, where + ": description must be a string", "description");
+    lua_settop(L_, table - 2);
+  }
+
+  void timeout(int table, const std::string& state, StateRecord& rec, int line) {
+    const std::string where = "state " + state + ": timeout";
+    if (lua_type(L_, table) != LUA_TTABLE)
+      at(line, where + " must be a table { after = DURATION, run = function(ctx) ... end }", "timeout");
+    check_keys(table, {"after", "run"}, [&](const std::string& key) {
+      return at(line, where + ": unknown key '" + key + "' (expected after, run)", key);
+    });
+    field(table, "after");
+    const auto ms = duration_ms_at(L_, -1);
+    if (!ms) at(line, where + ".after must be a duration (seconds, or \"500ms\", \"90s\", \"30m\", \"2h\", \"1d\")", "after");
+    lua_pop(L_, 1);
+    rec.timeout_ms = *ms;
+    record_->info.state_timeout_ms[state] = *ms;
+    if (field(table, "run") == LUA_TNIL) at(line, where + " needs run = function(ctx) ... end", "timeout");
+    rec.timeout_run = handler(lua_gettop(L_), "state " + state, "timeout.run", line);
+    lua_pop(L_, 1);
+  }
+
+  std::map<std::string, int> timers(int table, const std::string& where, int line) {
+    if (lua_type(L_, table) != LUA_TTABLE) at(line, where + " must be a table of functions", "timers");
+    std::map<std::string, int> out;
+    lua_pushnil(L_);
+    while (lua_next(L_, table)) {
+      if (lua_type(L_, -2) != LUA_TSTRING) at(line, where + ": timer names must be strings", "timers");
+      const std::string name = key_text(L_, -2);
+      out[name] = handler(lua_gettop(L_), where, name.c_str(), line);
+      lua_pop(L_, 1);
+    }
+    return out;
+  }
+
+  int defined_line(int index) {
+    lua_Debug ar;
+    lua_pushvalue(L_, index);
+    lua_getinfo(L_, ">S", &ar);
+    return ar.linedefined;
+  }
+
+  // Stores the function at `index` in the handler array and checks the state names it
+  // returns literally. Returns its 1-based index.
+  int handler(int index, const std::string& where, const std::string& key, int line) {
+    if (lua_type(L_, index) != LUA_TFUNCTION) at(line, where + ": " + key + " must be a function", key);
+    lua_Debug ar;
+    lua_pushvalue(L_, index);
+    lua_getinfo(L_, ">S", &ar);
+    if (ar.source && ("@" + file_) == ar.source)
+      for (const auto& literal : source_.state_literals(ar.linedefined, ar.lastlinedefined))
+        if (!names_.count(literal.name))
+          fail(literal.line, "returns unknown state '" + literal.name + "' (" + where + " " + key + "; states: " +
+                                 join(names_) + ")");
+    lua_pushvalue(L_, index);
+    const int slot = static_cast<int>(lua_rawlen(L_, handlers_)) + 1;
+    lua_rawseti(L_, handlers_, slot);
+    return slot;
+  }
+
+  lua_State* L_;
+  std::string file_;
+  FlowSource source_;
+  std::shared_ptr<FlowRecord> record_;
+  std::set<std::string> names_;
+  int handlers_ = 0;
+};
+
+// Runs the compiled chunk under the instruction budget and the memory cap.
+int run_chunk(Host& host) {
+  Budget budget;
+  budget.limit = host.options.instruction_budget;
+  Budget* const outer = host.budget;
+  host.budget = &budget;
+  install_count_hook(host, host.L);
+  const int status = lua_pcall(host.L, 0, 1, 0);
+  lua_sethook(host.L, nullptr, 0, 0);
+  host.budget = outer;
+  if (status == LUA_ERRMEM || budget.kill == Budget::Kill::memory) lua_gc(host.L, LUA_GCCOLLECT);
+  return status;
+}
+
+}  // namespace
+
+std::shared_ptr<FlowRecord> load_flow_file(Host& host, const std::filesystem::path& file) {
+  lua_State* L = host.L;
+  StackGuard guard(L);
+  const std::string source = read_file(file);
+  if (!source.empty() && source[0] == LUA_SIGNATURE[0])
+    throw FlowError(file.string() + ": precompiled Lua is not accepted; flows are text");
+  std::string dir = file.parent_path().string();
+  if (dir.empty()) dir = ".";
+  {
+    CapLift lift(host.allocator);
+    clear_module_cache(L);
+    const std::string chunkname = "@" + file.string();
+    if (luaL_loadbufferx(L, source.data(), source.size(), chunkname.c_str(), "t") != LUA_OK)
+      throw FlowError(lua_tostring(L, -1));
+    push_flow_env(L, dir);
+    lua_setupvalue(L, -2, 1);
+  }
+  if (const int status = run_chunk(host); status != LUA_OK) {
+    if (status == LUA_ERRMEM || lua_type(L, -1) != LUA_TSTRING)
+      throw FlowError(file.string() + ": " + (status == LUA_ERRMEM ? "memory limit exceeded" : "error") + " while loading");
+    throw FlowError(lua_tostring(L, -1));
+  }
+  CapLift lift(host.allocator);
+  if (lua_type(L, -1) != LUA_TTABLE) throw FlowError(file.string() + ": a flow file must return a table");
+  Validator validator(L, file, source);
+  return validator.run(lua_gettop(L));
+}
+
+}  // namespace charla::lua::detail

@@ -1,0 +1,35 @@
+#pragma once
+// The sandbox every flow runs in (redis script_lua.c, LuaSandbox): an allow-list of
+// libraries, a per-turn instruction budget enforced by a count hook, and pcall
+// wrappers that refuse to swallow a budget or memory overrun.
+#include "lua/host.hpp"
+
+#include <string_view>
+
+namespace charla::lua::detail {
+
+// Opens base (without dofile/loadfile; load is text-only; collectgarbage "count"
+// only; setmetatable refuses __gc), string (without dump), table, math, utf8 and
+// coroutine. print goes to the log. Builds the registry tables the host needs.
+void open_sandbox(Host& host);
+
+// Hooks are per thread in Lua 5.4: call this on every turn coroutine (threads the
+// flow creates inherit the hook from the thread that creates them).
+void install_count_hook(Host& host, lua_State* thread);
+
+// Raises the error of a killed budget ("instruction budget exceeded (N instructions)"
+// or "not enough memory"), prefixed with the location at `level`.
+int raise_killed(lua_State* L, const Budget& budget, int level);
+
+// Logs the arguments from `first` on, tab-separated like print, as `event` with the
+// running turn's conversation, flow and state.
+int log_arguments(lua_State* L, const char* event, int first);
+
+// require.cpp: pushes a fresh environment for a flow file or module in `dir`: its own
+// globals, reads falling through to the sandbox's, and a `require` that loads text
+// modules from `dir` only.
+void push_flow_env(lua_State* L, std::string_view dir);
+// Forget loaded modules so a flow reload also reloads them.
+void clear_module_cache(lua_State* L);
+
+}  // namespace charla::lua::detail
