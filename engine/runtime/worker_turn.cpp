@@ -75,8 +75,9 @@ void Worker::run(std::shared_ptr<TurnContext> turn) {
     plan.fired_timer_due = p.value("due_ms", std::int64_t{0});
     plan.fired_timer = timer_key(plan.fired_timer_due, conv.key, plan.fired_timer_name);
     auto it = conv.timers.find(plan.fired_timer_name);
-    if (it == conv.timers.end() || it->second != plan.fired_timer_due) {
-      // Re-armed or cancelled since this row was read: consume the row, run nothing.
+    if (it == conv.timers.end() || it->second != plan.fired_timer_due || conv.paused) {
+      // Re-armed or cancelled since this row was read, or a human agent has the
+      // conversation (no bot reminders during a handoff): consume the row, run nothing.
       plan.conv = conv;
       return commit(std::move(turn));
     }
