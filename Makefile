@@ -14,8 +14,10 @@ build: deps
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# A local admin token so /admin works out of the box; set your own in production.
 run: build
-	./$(BUILD)/charla serve -c examples/insurance/charla.json
+	@echo "charla: serving the insurance example on http://127.0.0.1:$${CHARLA_HTTP_PORT:-8080} (admin token: $${CHARLA_ADMIN_TOKEN:-dev-admin-token})"
+	CHARLA_ADMIN_TOKEN=$${CHARLA_ADMIN_TOKEN:-dev-admin-token} ./$(BUILD)/charla serve -c examples/insurance/charla.json
 
 chat: build
 	./$(BUILD)/charla chat -c examples/insurance/charla.json
@@ -36,8 +38,8 @@ fuzz: deps
 	mkdir -p build-fuzz/corpus && cp ../shared/whatsapp/payloads/*.json build-fuzz/corpus/ 2>/dev/null || true
 	./build-fuzz/tests/fuzz/fuzz_webhook -max_total_time=$${FUZZ_SECONDS:-60} build-fuzz/corpus
 
-bench: build
-	@echo "see bench/README.md"
+bench: deps
+	bash bench/run.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
