@@ -76,5 +76,6 @@ inline constexpr const char* kCtxMeta = "charla.ctx";
 inline constexpr const char* kMsgMeta = "charla.msg";
 inline constexpr const char* kModules = "charla.modules";
 inline constexpr const char* kEnvMeta = "charla.envmeta";
+inline constexpr const char* kTurnThreads = "charla.turnthreads";  // weak set of turn coroutines
 
 }  // namespace charla::lua::detail

@@ -73,8 +73,28 @@ int sandbox_xpcall(lua_State* L) {
   return finish_pcall(L, status, 2);
 }
 
+// A flow can reach a turn's own coroutine with coroutine.running() and keep it; it
+// must never resume or close it (it may be another conversation's suspended turn).
+void refuse_turn_thread(lua_State* L) {
+  if (lua_type(L, 1) != LUA_TTHREAD) return;
+  lua_getfield(L, LUA_REGISTRYINDEX, kTurnThreads);
+  lua_pushvalue(L, 1);
+  const bool is_turn = lua_rawget(L, -2) != LUA_TNIL;
+  lua_pop(L, 2);
+  if (is_turn) luaL_error(L, "a turn's own coroutine cannot be resumed or closed by a flow");
+}
+
+int sandbox_close(lua_State* L) {
+  refuse_turn_thread(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
 // coroutine.resume catches errors too: same rule as pcall.
 int sandbox_resume(lua_State* L) {
+  refuse_turn_thread(L);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -157,7 +177,15 @@ void create_registry_tables(lua_State* L) {
   luaL_newmetatable(L, kEnvMeta);
   lua_pushglobaltable(L);
   lua_setfield(L, -2, "__index");
+  lua_pushboolean(L, 0);  // shared by every flow: getmetatable(_ENV) must not expose it
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, kTurnThreads);
 }
 
 }  // namespace
@@ -180,6 +208,7 @@ void open_sandbox(Host& host) {
   wrap_global(L, nullptr, "load", sandbox_load);
   wrap_global(L, nullptr, "setmetatable", sandbox_setmetatable);
   wrap_global(L, LUA_COLIBNAME, "resume", sandbox_resume);
+  wrap_global(L, LUA_COLIBNAME, "close", sandbox_close);
   lua_getglobal(L, LUA_STRLIBNAME);
   lua_pushnil(L);
   lua_setfield(L, -2, "dump");

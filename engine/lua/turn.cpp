@@ -19,6 +19,11 @@ int setup_turn(lua_State* L) {
   Turn& turn = *static_cast<Turn*>(lua_touserdata(L, 1));
   Host& host = host_of(L);
   turn.co = lua_newthread(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, kTurnThreads);
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
   turn.co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   install_count_hook(host, turn.co);
 

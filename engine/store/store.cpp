@@ -15,6 +15,8 @@ struct Store::Impl {
   Options options;
   std::unique_ptr<detail::Writer> writer;
   std::mutex close_mutex;  // serializes close() callers
+  mutable std::mutex env_mutex;
+  std::shared_ptr<detail::Env> env;  // under env_mutex; null once closed
 
   std::shared_ptr<detail::Env> current_env() const {
     std::lock_guard lock(env_mutex);
@@ -24,11 +26,7 @@ struct Store::Impl {
     std::lock_guard lock(env_mutex);
     return std::move(env);
   }
-
-  mutable std::mutex env_mutex;
-  std::shared_ptr<detail::Env> env;  // null once closed
-
-  // write() and flush() wait for the writer, so on the writer thread they would hang.
+  // write(), flush() and close() wait for the writer, so on its thread they would hang.
   void refuse_on_writer_thread(std::string_view what) const {
     if (writer->on_writer_thread())
       throw StoreError("Store::" + std::string(what) +

@@ -126,7 +126,8 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  ReadTxn read() const;
+  ReadTxn read() const;  // throws StoreError after close()
+  // After close(), done("store is closed") is called at once on the caller's thread.
   void submit(WriteFn fn, Done done);
   // Submits and waits; throws StoreError if it failed. Not for use on the writer thread.
   void write(WriteFn fn);

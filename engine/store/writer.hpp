@@ -5,10 +5,13 @@
 // submission order. Batches are processed in order, so a Done runs only after every
 // write submitted before it is durable.
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <span>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "store/lmdb_env.hpp"
 

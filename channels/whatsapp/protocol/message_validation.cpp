@@ -5,6 +5,7 @@
 #include "whatsapp/protocol/utf8.hpp"
 
 #include <set>
+#include <vector>
 #include <string_view>
 
 namespace charla::whatsapp {
@@ -69,7 +70,31 @@ Error check_url(const json& message, std::string_view key, std::string_view what
 
 Error validate_text(const json& m) {
   // No length limit here: build_requests splits long texts into several messages.
-  return check_member(m, "text", "text", SIZE_MAX, true);
+  if (auto e = check_member(m, "text", "text", SIZE_MAX, true)) return e;
+  const auto& text = field(m, "text")->get_ref<const std::string&>();
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) return "text must not be blank";
+  return std::nullopt;
+}
+
+// Every string anywhere in `value` is valid UTF-8 (free-form template components
+// are passed to Meta as given; an invalid byte would only fail later, at send time).
+bool all_strings_valid(const json& value) {
+  std::vector<const json*> pending = {&value};  // explicit stack: depth is not ours to bound
+  while (!pending.empty()) {
+    const json* v = pending.back();
+    pending.pop_back();
+    if (v->is_string()) {
+      if (!utf8::is_valid(v->get_ref<const std::string&>())) return false;
+    } else if (v->is_object()) {
+      for (auto it = v->begin(); it != v->end(); ++it) {
+        if (!utf8::is_valid(it.key())) return false;
+        pending.push_back(&it.value());
+      }
+    } else if (v->is_array()) {
+      for (const auto& element : *v) pending.push_back(&element);
+    }
+  }
+  return true;
 }
 
 Error validate_buttons(const json& m) {
@@ -169,6 +194,7 @@ Error validate_template(const json& m) {
     for (const auto& c : *components) {
       if (!c.is_object()) return "template components must be a list of objects";
     }
+    if (!all_strings_valid(*components)) return "template components contain text that is not valid UTF-8";
   }
   return std::nullopt;
 }
