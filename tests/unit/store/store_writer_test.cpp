@@ -1,0 +1,201 @@
+// The writer thread: nested transactions, group commit, flush, concurrent readers.
+#include <algorithm>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <numeric>
+#include <thread>
+#include <vector>
+
+#include "store/store.hpp"
+#include "store_test_support.hpp"
+
+using namespace charla::store;
+using charla::store::test::TempDir;
+using charla::store::test::test_options;
+using charla::store::test::kBulkDivisor;
+using charla::store::test::WriterGate;
+
+TEST_CASE("store: a WriteFn that throws rolls back only its own writes", "[store][writer]") {
+  TempDir tmp;
+  auto store = Store::open(test_options(tmp.data()));
+  std::vector<std::string> errors(4, "<not called>");
+  bool saw_b = true;
+  auto record = [&](int i) { return [&errors, i](const std::string& e) { errors[i] = e; }; };
+  {
+    WriterGate gate(*store);  // the four writes below land in one batch
+    store->submit([](WriteTxn& txn) { txn.put(Db::conv, "a", "1"); }, record(0));
+    store->submit([](WriteTxn& txn) {
+      txn.put(Db::conv, "b", "1");
+      txn.put(Db::conv, "a", "overwritten by a failed write");
+      throw std::runtime_error("flow crashed");
+    }, record(1));
+    store->submit([&](WriteTxn& txn) {
+      saw_b = txn.get(Db::conv, "b").has_value();  // the failed write left nothing
+      txn.put(Db::conv, "c", "1");
+    }, record(2));
+    store->submit([](WriteTxn& txn) {
+      txn.put(Db::conv, "d", "1");
+      throw 42;
+    }, record(3));
+    gate.open();
+  }
+  store->flush();
+
+  CHECK(errors == std::vector<std::string>{"", "flow crashed", "", "unknown exception"});
+  CHECK_FALSE(saw_b);
+  auto r = store->read();
+  CHECK(r.get(Db::conv, "a") == "1");
+  CHECK(r.get(Db::conv, "b") == std::nullopt);
+  CHECK(r.get(Db::conv, "c") == "1");
+  CHECK(r.get(Db::conv, "d") == std::nullopt);
+  StoreStats stats = store->stats();
+  CHECK(stats.max_batch == 4);  // one commit held all four
+  CHECK(stats.commits == 2);    // the gate's batch, then the four
+  CHECK(stats.writes == 3);     // gate + two
+  CHECK(stats.failed_writes == 2);
+}
+
+TEST_CASE("store: write() throws StoreError with the WriteFn's message", "[store][writer]") {
+  TempDir tmp;
+  auto store = Store::open(test_options(tmp.data()));
+  CHECK_THROWS_MATCHES(store->write([](WriteTxn&) { throw std::invalid_argument("bad age"); }),
+                       StoreError, Catch::Message("bad age"));
+  CHECK_THROWS_WITH(store->write([](WriteTxn& txn) { txn.put(Db::conv, std::string(600, 'k'), "v"); }),
+                    Catch::Contains("put in conv"));  // LMDB's key limit is 511 bytes
+  store->write([](WriteTxn& txn) { txn.put(Db::conv, "k", "v"); });
+  CHECK(store->read().get(Db::conv, "k") == "v");
+}
+
+TEST_CASE("store: group commit batches concurrent writes", "[store][writer]") {
+  TempDir tmp;
+  auto options = test_options(tmp.data());
+  options.durable = true;  // a real fsync per commit, as in production
+  auto store = Store::open(options);
+  constexpr int kThreads = 4, kPerThread = 500 / kBulkDivisor, kTotal = kThreads * kPerThread;
+  std::vector<std::atomic<int>> calls(kTotal);
+  std::atomic<int> failures{0};
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = t * kPerThread; i < (t + 1) * kPerThread; ++i)
+        store->submit([i](WriteTxn& txn) { txn.put(Db::inbox, be64(i), "event"); },
+                      [&, i](const std::string& e) {
+                        if (!e.empty()) ++failures;
+                        ++calls[i];
+                      });
+    });
+  for (auto& t : threads) t.join();
+  store->flush();
+
+  CHECK(failures == 0);
+  CHECK(std::all_of(calls.begin(), calls.end(), [](const auto& c) { return c == 1; }));
+  int stored = 0;
+  store->read().scan(Db::inbox, "", [&](auto, auto) { return ++stored, true; });
+  CHECK(stored == kTotal);
+
+  StoreStats stats = store->stats();
+  CHECK(stats.writes == kTotal);
+  CHECK(stats.failed_writes == 0);
+  CHECK(stats.commits < stats.writes);
+  CHECK(stats.max_batch > 1);
+  CHECK(stats.max_batch <= options.max_batch);
+  CHECK(std::accumulate(stats.batch_histogram.begin(), stats.batch_histogram.end(), 0ull) ==
+        stats.commits);
+  CHECK(stats.batch_histogram.size() == 11);  // [1,2) ... [1024,2048) for max_batch 1024
+}
+
+TEST_CASE("store: max_batch caps the WriteFns per commit", "[store][writer]") {
+  TempDir tmp;
+  auto options = test_options(tmp.data());
+  options.max_batch = 3;
+  auto store = Store::open(options);
+  {
+    WriterGate gate(*store);
+    for (int i = 0; i < 7; ++i)
+      store->submit([i](WriteTxn& txn) { txn.put(Db::seen, be64(i), "x"); }, nullptr);
+    gate.open();
+  }
+  store->flush();
+  StoreStats stats = store->stats();
+  CHECK(stats.max_batch == 3);
+  CHECK(stats.commits == 4);  // gate, 3, 3, 1
+  CHECK(stats.batch_histogram == std::vector<std::uint64_t>{2, 2});  // sizes 1,1 and 3,3
+}
+
+TEST_CASE("store: flush returns after every earlier Done ran", "[store][writer]") {
+  TempDir tmp;
+  auto store = Store::open(test_options(tmp.data()));
+  std::atomic<int> done{0};
+  const int writes = 200 / kBulkDivisor;
+  for (int i = 0; i < writes; ++i)
+    store->submit([i](WriteTxn& txn) { txn.put(Db::timers, be64(i), "t"); },
+                  [&](const std::string&) { ++done; });
+  store->flush();
+  CHECK(done == writes);
+}
+
+TEST_CASE("store: the writer survives Done callbacks that throw or misuse the store",
+          "[store][writer]") {
+  TempDir tmp;
+  auto store = Store::open(test_options(tmp.data()));
+  std::string misuse;
+  store->submit([](WriteTxn&) {}, [](const std::string&) { throw std::runtime_error("oops"); });
+  store->submit([](WriteTxn&) {}, [&](const std::string&) {
+    try {
+      store->flush();
+    } catch (const StoreError& e) {
+      misuse = e.what();
+    }
+  });
+  store->write([](WriteTxn& txn) { txn.put(Db::conv, "still", "working"); });
+  CHECK_THAT(misuse, Catch::Contains("writer thread"));
+  CHECK(store->read().get(Db::conv, "still") == "working");
+}
+
+TEST_CASE("store: readers on other threads see consistent snapshots during writes",
+          "[store][writer]") {
+  TempDir tmp;
+  auto options = test_options(tmp.data());
+  options.map_size = 64 << 10;  // grows several times while the readers run
+  auto store = Store::open(options);
+  std::atomic<bool> writing{true};
+  std::atomic<int> snapshots{0};
+  std::atomic<int> torn{0}, backwards{0};  // Catch2 assertions are not thread-safe
+
+  auto reader = [&] {
+    std::uint64_t previous = 0;
+    for (bool final_round = false; !final_round;) {
+      final_round = !writing;  // one more snapshot after the writes ended
+      auto r = store->read();
+      auto a = r.get(Db::conv, "a");
+      auto b = r.get(Db::conv, "b");
+      if (!a) continue;
+      if (b != a) ++torn;  // both keys come from the same commit
+      if (from_be64(*a) < previous) ++backwards;
+      previous = from_be64(*a);
+      ++snapshots;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));  // leave the shared CPUs to the writer
+    }
+  };
+  std::thread r1(reader), r2(reader);
+  const std::uint64_t writes = 300 / kBulkDivisor;
+  for (std::uint64_t i = 1; i <= writes; ++i)
+    store->submit([i](WriteTxn& txn) {
+      txn.put(Db::conv, "a", be64(i));
+      txn.put(Db::history, be64(i), std::string(4096, 'h'));
+      txn.put(Db::conv, "b", be64(i));
+    }, nullptr);
+  store->flush();
+  writing = false;
+  r1.join();
+  r2.join();
+
+  CHECK(store->read().get(Db::conv, "a") == be64(writes));
+  CHECK(store->stats().writes == writes);
+  CHECK(store->stats().map_size > options.map_size);
+  CHECK(snapshots > 0);
+  CHECK(torn == 0);
+  CHECK(backwards == 0);
+}
