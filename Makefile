@@ -34,9 +34,11 @@ test-tsan:
 
 fuzz: deps
 	CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCHARLA_FUZZ=ON -DCHARLA_BENCH=OFF >/dev/null
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_webhook
-	mkdir -p build-fuzz/corpus && cp ../shared/whatsapp/payloads/*.json build-fuzz/corpus/ 2>/dev/null || true
-	./build-fuzz/tests/fuzz/fuzz_webhook -max_total_time=$${FUZZ_SECONDS:-60} build-fuzz/corpus
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_webhook fuzz_outbound
+	mkdir -p build-fuzz/corpus-webhook build-fuzz/corpus-outbound
+	cp ../shared/whatsapp/payloads/*.json build-fuzz/corpus-webhook/ 2>/dev/null || cp tests/fuzz/*.json build-fuzz/corpus-webhook/ 2>/dev/null || true
+	./build-fuzz/tests/fuzz/fuzz_webhook -max_total_time=$${FUZZ_SECONDS:-60} build-fuzz/corpus-webhook
+	./build-fuzz/tests/fuzz/fuzz_outbound -max_total_time=$${FUZZ_SECONDS:-60} build-fuzz/corpus-outbound
 
 bench: deps
 	bash bench/run.sh

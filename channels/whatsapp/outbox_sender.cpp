@@ -44,6 +44,7 @@ struct Pending {
   std::size_t next_part = 0;
   std::vector<std::string> wamids;
   bool window_fallback_done = false;
+  std::string sent_with_token;  // the bearer token of the request in flight
 };
 
 struct Recipient {
@@ -193,6 +194,7 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
     net::HttpRequest req;
     req.method = "POST";
     req.url = config.api_base + "/" + config.api_version + "/" + p.row.account + "/messages";
+    p.sent_with_token = n.config.token;
     req.headers = {{"Authorization", "Bearer " + n.config.token}, {"Content-Type", "application/json"}};
     req.body = p.parts[p.next_part].dump();
     req.timeout = std::chrono::milliseconds(config.request_timeout_ms);
@@ -240,6 +242,9 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
         r.queue.pop_front();
         return;
       case SendAction::pause_token:
+        // The token was replaced while this request was in flight: the error is about
+        // the old token, so send again (pump() does) with the new one instead of pausing.
+        if (p.sent_with_token != n.config.token) return;
         if (!n.paused) {
           set_paused(n, true);
           ++metrics.token_pauses;

@@ -6,12 +6,14 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 namespace charla::lua::detail {
 namespace {
 
 char loading_sentinel;  // its address marks a module whose chunk is still running
+constexpr std::uintmax_t kMaxModuleBytes = 4u << 20;
 
 bool valid_module_name(const char* name, std::size_t len) {
   if (len == 0 || len > 200 || name[0] == '.' || name[len - 1] == '.') return false;
@@ -23,44 +25,45 @@ bool valid_module_name(const char* name, std::size_t len) {
   return true;
 }
 
-// True when `path` resolves (through symlinks) to a file under `dir`.
-bool inside_directory(const char* dir, const char* path) noexcept {
+// The size of `path` when it resolves (through symlinks) to a regular file under
+// `dir`; nullopt otherwise.
+std::optional<std::uintmax_t> module_size(const char* dir, const char* path) noexcept {
   try {
     namespace fs = std::filesystem;
     std::error_code ec;
     const fs::path base = fs::weakly_canonical(dir, ec);
-    if (ec) return false;
+    if (ec) return std::nullopt;
     const fs::path file = fs::weakly_canonical(path, ec);
-    if (ec) return false;
+    if (ec) return std::nullopt;
     const fs::path rel = file.lexically_relative(base);
-    return !rel.empty() && *rel.begin() != "..";
+    if (rel.empty() || *rel.begin() == ".." || !fs::is_regular_file(file, ec)) return std::nullopt;
+    const std::uintmax_t size = fs::file_size(file, ec);
+    if (ec) return std::nullopt;
+    return size;
   } catch (...) {
-    return false;
+    return std::nullopt;
   }
 }
 
-// Reads the file into a Lua string with C stdio and a luaL_Buffer, so nothing with a
-// C++ destructor is alive if Lua raises. Pushes the text or returns false.
-bool push_file_text(lua_State* L, const char* path) {
+// Pushes the file's text. The Lua buffer is allocated before the file is opened, so a
+// memory error cannot skip fclose.
+bool push_file_text(lua_State* L, const char* path, std::size_t size) {
+  luaL_Buffer buffer;
+  char* data = luaL_buffinitsize(L, &buffer, size);
   std::FILE* file = std::fopen(path, "rb");
   if (!file) return false;
-  luaL_Buffer buffer;
-  luaL_buffinit(L, &buffer);
-  std::size_t n = 0;
-  do {
-    char* chunk = luaL_prepbuffer(&buffer);
-    n = std::fread(chunk, 1, LUAL_BUFFERSIZE, file);
-    luaL_addsize(&buffer, n);
-  } while (n == LUAL_BUFFERSIZE);
-  std::fclose(file);  // a memory error above would leak the FILE*; acceptable for a cap hit
-  luaL_pushresult(&buffer);
+  const std::size_t n = std::fread(data, 1, size, file);
+  std::fclose(file);
+  luaL_pushresultsize(&buffer, n);
   return true;
 }
 
 // Stack on entry: 1 name, 2 path, 3 module cache.
 int load_module(lua_State* L, const char* dir, const char* name) {
   const char* path = lua_tostring(L, 2);
-  if (!inside_directory(dir, path) || !push_file_text(L, path))
+  const std::optional<std::uintmax_t> size = module_size(dir, path);
+  if (size && *size > kMaxModuleBytes) return luaL_error(L, "require('%s'): module too large", name);
+  if (!size || !push_file_text(L, path, static_cast<std::size_t>(*size)))
     return luaL_error(L, "require('%s'): module not found (looked for %s)", name, path);
   std::size_t len = 0;
   const char* text = lua_tolstring(L, -1, &len);
