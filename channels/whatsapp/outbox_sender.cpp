@@ -57,6 +57,7 @@ struct Recipient {
 struct Number {
   config::WhatsAppNumber config;
   bool paused = false;
+  Clock::time_point not_before{};  // app/WABA/number rate limits hold the whole number
   double tokens = 1;
   Clock::time_point refilled = Clock::now();
   std::deque<std::string> waiting;  // recipients blocked by the throughput cap
@@ -146,6 +147,10 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
         continue;
       }
       if (n.paused) return;
+      if (now < n.not_before) {
+        n.waiting.push_back(key);
+        return arm_number(n);
+      }
       if (!take_token(n)) {
         n.waiting.push_back(key);
         return arm_number(n);
@@ -175,8 +180,9 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
   void arm_number(Number& n) {
     if (n.timer) return;
     const double rate = n.config.max_per_second > 0 ? n.config.max_per_second : 80;
-    auto wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>((1 - n.tokens) / rate));
-    n.timer = std::make_unique<asio::steady_timer>(io, wait);
+    auto wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::max(0.0, 1 - n.tokens) / rate));
+    auto at = std::max(Clock::now() + wait, n.not_before);
+    n.timer = std::make_unique<asio::steady_timer>(io, at);
     n.timer->async_wait([this, id = n.config.phone_number_id](const boost::system::error_code& ec) {
       if (ec) return;
       auto& num = number(id);
@@ -260,7 +266,8 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
   }
 
   static std::string describe(const SendOutcome& o) {
-    std::string s = o.error_code ? "(#" + std::to_string(*o.error_code) + ") " : "";
+    // Graph's own messages often start with "(#code)" already.
+    std::string s = o.error_code && o.error_message.rfind("(#", 0) != 0 ? "(#" + std::to_string(*o.error_code) + ") " : "";
     s += o.error_message;
     if (!o.error_details.empty()) s += ": " + o.error_details;
     return s;
@@ -280,6 +287,12 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
     auto delay = backoff(p.row.attempts, o.retry_after_s, o.action);
     auto scaled = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * scale));
     r.not_before = Clock::now() + scaled;
+    // Throughput limits of the app, the WABA or the number (not of this recipient):
+    // every recipient of the number waits.
+    if (o.error_code && (*o.error_code == 4 || *o.error_code == 80007 || *o.error_code == 130429)) {
+      auto& n = number(p.row.account);
+      n.not_before = std::max(n.not_before, r.not_before);
+    }
     log::warn("whatsapp_send_retry", {{"seq", p.row.seq}, {"to", p.row.to}, {"attempt", p.row.attempts},
                                       {"delay_ms", scaled.count()}, {"error", describe(o)}});
     update_row(p.row.seq, {{"attempts", p.row.attempts}, {"last_error", describe(o)},
