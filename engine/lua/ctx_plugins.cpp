@@ -32,6 +32,7 @@ int plugin_continue(lua_State* L, int, lua_KContext) {
     return lua_error(L);
   }
   if (!turn.reply->error.is_null()) {
+    if (turn.call_method == "llm") turn.llm_failed = true;
     lua_pushnil(L);
     push_json(L, turn.reply->error);
     turn.reply.reset();

@@ -97,6 +97,7 @@ struct TurnResult {
   std::vector<std::string> transitions;  // states entered, in order
   std::optional<std::string> handoff;    // ctx:handoff(reason) was called
   std::uint64_t instructions = 0;        // approx. instructions used
+  bool llm_failed = false;               // failed turns: a ctx:llm call had returned nil, err
 };
 
 class FlowHost {
@@ -104,12 +105,14 @@ class FlowHost {
   using Done = std::function<void(TurnResult)>;
 
   FlowHost(boost::asio::io_context& io, HostOptions options);
+  // Drops suspended turns without calling their Done: call cancel_all() first.
   ~FlowHost();
   FlowHost(const FlowHost&) = delete;
   FlowHost& operator=(const FlowHost&) = delete;
 
   // Loads and validates a flow file; throws FlowError naming file:line. `require` in
   // the flow resolves modules in the flow file's directory only.
+  // The returned reference stays valid until a flow with the same name is loaded again.
   const FlowInfo& load_flow(const std::filesystem::path& file);
   const FlowInfo* flow(const std::string& name) const;
   std::vector<std::string> flow_names() const;

@@ -3,6 +3,7 @@
 #include "lua/host.hpp"
 #include "lua/turn.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <vector>
 

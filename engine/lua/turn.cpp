@@ -128,6 +128,7 @@ void on_deadline(Host& host, std::uint64_t generation) {
   auto it = host.turns.find(generation);
   if (it == host.turns.end() || !it->second->awaiting) return;
   Turn& turn = *it->second;
+  if (turn.call_method == "llm") turn.llm_failed = true;  // the LLM never answered: llm_fallback fits
   fail(host, turn, "time",
        "turn time budget of " + std::to_string(host.options.turn_time_budget.count()) +
            " ms exceeded while waiting for ctx:" + turn.call_method);
@@ -241,6 +242,7 @@ void fail(Host& host, Turn& turn, std::string kind, std::string message) {
   result.ok = false;
   result.error = std::move(message);
   result.error_kind = std::move(kind);
+  result.llm_failed = turn.llm_failed;
   result.state = turn.input.state;
   finish(host, turn, std::move(result));
 }

@@ -63,6 +63,7 @@ struct Turn {
   std::string call_method;
   std::optional<PluginReply> reply;
   std::string call_site;        // "flows/x.lua:12: " (luaL_where)
+  bool llm_failed = false;      // a ctx:llm call returned nil, err during this turn
   std::optional<boost::asio::steady_timer> deadline;
 
   std::string scratch;          // text built in C++ before it is pushed to Lua

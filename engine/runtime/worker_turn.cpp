@@ -108,7 +108,7 @@ void Worker::on_turn_result(std::shared_ptr<TurnContext> turn, lua::TurnResult r
     return;
   }
   auto& plan = turn->plan;
-  auto conv = turn->cached.conv;
+  auto conv = std::move(turn->cached.conv);  // not read again: the plan carries the record on
   const auto* flow = host_->flow(conv.flow);
   if (result.ok) {
     conv.state = result.state;
@@ -126,7 +126,10 @@ void Worker::on_turn_result(std::shared_ptr<TurnContext> turn, lua::TurnResult r
     ++conv.errors;
     log::error("turn_failed", {{"conversation", conv.key}, {"turn", turn->id}, {"flow", conv.flow},
                                {"state", conv.state}, {"kind", result.error_kind}, {"error", result.error}});
-    std::string fallback = flow && !flow->fallback.empty() ? flow->fallback : engine_.options_.host.fallback_text;
+    // A flow that let an LLM failure escalate into an error gets its llm_fallback text.
+    std::string fallback = flow && result.llm_failed && !flow->llm_fallback.empty() ? flow->llm_fallback
+                           : flow && !flow->fallback.empty()                        ? flow->fallback
+                                                                                    : engine_.options_.host.fallback_text;
     plan.outbound = {json{{"type", "text"}, {"text", fallback}}};
   }
   ++conv.turns;
@@ -166,7 +169,7 @@ void Worker::on_committed(std::shared_ptr<TurnContext> turn, const std::string& 
     return retry_later(std::move(turn));
   }
   auto& out = turn->outcome;
-  Cached updated{out.conv, turn->cached.history};
+  Cached updated{out.conv, std::move(turn->cached.history)};  // the turn is done with it
   for (auto& entry : out.history) updated.history.push_back(entry);
   while (updated.history.size() > engine_.options_.history_limit) updated.history.erase(updated.history.begin());
   cache_.put(turn->key, std::move(updated));
