@@ -2,6 +2,7 @@
 
 #include "http/admin_api.hpp"
 #include "http/metrics.hpp"
+#include "llm/llm_metrics.hpp"
 #include "whatsapp/admin_routes.hpp"
 #include "whatsapp/outbox_sender.hpp"
 #include "whatsapp/webhook_intake.hpp"
@@ -31,7 +32,8 @@ std::unique_ptr<ServeWiring> wire_serve(Services& services, http::Server& server
   http::install_admin_routes(server, services.config.admin_token, *services.engine);
   whatsapp::install_admin_routes(server, services.config.admin_token, *services.engine, *w->sender);
   http::install_metrics_route(server, *services.engine, *services.store,
-                              {whatsapp::metrics_source(*w->sender, *w->intake)});
+                              {whatsapp::metrics_source(*w->sender, *w->intake),
+                               [](std::ostringstream& out) { out << plugins::llm::llm_metrics_prometheus(); }});
   return w;
 }
 

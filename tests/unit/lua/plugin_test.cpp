@@ -50,6 +50,8 @@ const char* kFlow = R"(return { name = "p", initial = "A", states = { A = { mess
   elseif msg.text == "error" then
     local value, err = ctx:llm{ prompt = "x" }
     return ctx:say(tostring(value) .. " " .. err.code .. " " .. err.message)
+  elseif msg.text == "llm-nil" then
+    ctx:say(ctx:llm("x"))
   elseif msg.text == "argerr" then
     ctx:llm{ prompt = 1 }
   elseif msg.text == "in-coroutine" then
@@ -133,10 +135,15 @@ TEST_CASE("plugin errors return nil, err; argument errors raise at the call site
   REQUIRE(r.ok);
   CHECK(h.texts(r) == std::vector<std::string>{"nil timeout LLM did not answer"});
 
+  // A flow that uses the nil answer fails; the runtime then prefers llm_fallback.
+  r = h.run(message_turn("p", "A", "llm-nil"));
+  CHECK_FALSE(r.ok);
+  CHECK(r.llm_failed);
+
   r = h.run(message_turn("p", "A", "argerr"));
   CHECK_FALSE(r.ok);
   CHECK(r.error_kind == "lua_error");
-  CHECK_THAT(r.error, Contains("p.lua:11: prompt must be a string"));
+  CHECK_THAT(r.error, Contains("p.lua:13: prompt must be a string"));
 }
 
 TEST_CASE("plugin methods are refused where the turn cannot yield", "[lua][plugin]") {
@@ -163,6 +170,7 @@ TEST_CASE("the turn's wall-time budget ends a turn stuck in a plugin call", "[lu
   CHECK_FALSE(r.ok);
   CHECK(r.error_kind == "time");
   CHECK_THAT(r.error, Contains("ctx:llm"));
+  CHECK(r.llm_failed);
   CHECK(r.outbound.empty());
   CHECK(h.host.suspended_turns() == 0);
 
