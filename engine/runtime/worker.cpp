@@ -87,7 +87,7 @@ void Worker::start_next(const std::string& key) {
   auto turn = std::make_shared<TurnContext>();
   turn->key = key;
   turn->cached = load(key, box.queue.front());
-  if (should_debounce(box, turn->cached.conv, key)) return;
+  if (should_debounce(box, turn->cached.conv, key)) return cache_.put(key, std::move(turn->cached));
   turn->events = take_batch(box, turn->cached.conv);
   box.running = true;
   ++active_;
@@ -130,7 +130,13 @@ std::vector<InboundEvent> Worker::take_batch(Mailbox& box, const Conversation& c
 }
 
 Worker::Cached Worker::load(const std::string& key, const InboundEvent& first) {
-  if (auto* hit = cache_.find(key)) return *hit;
+  if (auto* hit = cache_.find(key)) {
+    // Taken, not copied: on_committed puts the new record back, and every other path
+    // (commit failure, shutdown) may simply reread LMDB, which is authoritative.
+    Cached taken = std::move(*hit);
+    cache_.erase(key);
+    return taken;
+  }
   Cached cached;
   auto txn = engine_.store_.read();
   if (auto raw = txn.get(store::Db::conv, key)) {
