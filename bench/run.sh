@@ -91,14 +91,14 @@ graph_count() { curl -s --max-time 2 "http://127.0.0.1:$GRAPH_PORT/stats" | pyth
 
 # Waits until the fake Graph count stops moving for 3 s (the outbox drained), at most $1 s.
 wait_drain() {
-  local limit=$1 last=-1 same=0 n
-  for _ in $(seq 1 $((limit * 2))); do
+  local end=$((SECONDS + $1)) last=-1 since=$SECONDS n
+  while [[ $SECONDS -lt $end ]]; do
     n=$(graph_count || echo -1)
-    if [[ "$n" == "$last" ]]; then same=$((same + 1)); else same=0; last=$n; fi
-    [[ $same -ge 6 ]] && return 0
+    if [[ "$n" != "$last" ]]; then last=$n; since=$SECONDS; fi
+    [[ $((SECONDS - since)) -ge 3 ]] && return 0
     sleep 0.5
   done
-  log "drain: still moving after ${limit}s"
+  log "   drain: still moving after $1 s"
 }
 
 # ------------------------------------------------------------------------------------
