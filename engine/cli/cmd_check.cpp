@@ -1,7 +1,10 @@
 // `charla check FLOW...`: loads each flow in a sandboxed VM and reports what the
 // loader's static checks find (syntax, unknown handler keys, unknown returned
 // states, missing initial), so flow designers catch mistakes before deploying.
+// States that no literal transition reaches are warnings: a flow may reach them by
+// a computed name, which no static check can see.
 #include "cli/commands.hpp"
+#include "lua/flow_graph.hpp"
 #include "lua/flow_host.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -24,6 +27,9 @@ void add_check_command(CLI::App& app, Command& chosen) {
           const auto& info = host.load_flow(f);
           std::cout << "ok   " << f << ": flow '" << info.name << "' v" << info.version << ", "
                     << info.states.size() << " states, initial " << info.initial << "\n";
+          for (const auto& state : lua::unreachable_states(info))
+            std::cout << "warn " << f << ": state " << state << " is not reached from " << info.initial
+                      << " by any literal transition (return \"" << state << "\" or ctx:go(\"" << state << "\"))\n";
         } catch (const std::exception& e) {
           ++failures;
           std::cout << "FAIL " << e.what() << "\n";

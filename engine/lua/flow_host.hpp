@@ -40,6 +40,17 @@ class FlowError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A state change a handler makes with a literal state name (`return "X"`,
+// `ctx:go("X")`). Names computed at run time are invisible to the loader, so the
+// transitions of a flow are a lower bound: `charla graph` draws them and
+// `charla check` warns about states no literal transition reaches.
+struct Transition {
+  std::string from;     // empty: a flow-level handler (timers, migrate), any state
+  std::string to;
+  std::string handler;  // enter, message, leave, timeout.run, timers.NAME, migrate
+  int line = 0;
+};
+
 struct FlowInfo {
   std::string name;
   std::int64_t version = 1;
@@ -51,6 +62,7 @@ struct FlowInfo {
   std::string fallback;         // flow's `fallback` text, empty: use HostOptions::fallback_text
   std::string llm_fallback;     // flow's `llm_fallback` text
   nlohmann::json window_template;  // flow's `window_template` table as JSON, or null
+  std::vector<Transition> transitions;  // in file order
 };
 
 struct HostOptions {

@@ -65,7 +65,11 @@ class Validator {
     lua_pop(L_, 1);
     if (field(flow, "migrate") != LUA_TNIL) record_->migrate = handler(lua_gettop(L_), "migrate", "migrate", 1);
     lua_pop(L_, 1);
-    for (const auto& name : record_->info.states) state(flow, name);
+    for (const auto& name : record_->info.states) {
+      reading_state_ = name;
+      state(flow, name);
+    }
+    reading_state_.clear();
     lua_pushvalue(L_, handlers_);
     record_->handlers_ref = luaL_ref(L_, LUA_REGISTRYINDEX);
     return record_;
@@ -246,10 +250,13 @@ class Validator {
     lua_pushvalue(L_, index);
     lua_getinfo(L_, ">S", &ar);
     if (ar.source && ("@" + file_) == ar.source)
-      for (const auto& literal : source_.state_literals(ar.linedefined, ar.lastlinedefined))
+      for (const auto& literal : source_.state_literals(ar.linedefined, ar.lastlinedefined)) {
         if (!names_.count(literal.name))
           fail(literal.line, "returns unknown state '" + literal.name + "' (" + where + " " + key + "; states: " +
                                  join(names_) + ")");
+        const bool timer = where.size() >= 6 && where.compare(where.size() - 6, 6, "timers") == 0;
+        record_->info.transitions.push_back({reading_state_, literal.name, timer ? "timers." + key : key, literal.line});
+      }
     lua_pushvalue(L_, index);
     const int slot = static_cast<int>(lua_rawlen(L_, handlers_)) + 1;
     lua_rawseti(L_, handlers_, slot);
@@ -261,6 +268,7 @@ class Validator {
   FlowSource source_;
   std::shared_ptr<FlowRecord> record_;
   std::set<std::string> names_;
+  std::string reading_state_;  // the state whose handlers are being read; empty for flow-level ones
   int handlers_ = 0;
 };
 
