@@ -22,6 +22,7 @@ struct Engine::Shared {
   std::mutex poller_mutex;
   std::condition_variable poller_wake;
   bool poller_stop = false;
+  std::atomic<bool> pruning{false};  // one seen prune at a time
 };
 
 EngineOptions EngineOptions::from_config(const config::Config& c) {
@@ -35,6 +36,7 @@ EngineOptions EngineOptions::from_config(const config::Config& c) {
   o.flows = c.flows;
   o.default_flow = c.default_flow;
   o.history_limit = static_cast<std::size_t>(c.store.history_limit);
+  o.seen_retention = std::chrono::hours(c.store.seen_retention_hours);
   o.plugins = c.plugins;
   return o;
 }
@@ -193,6 +195,8 @@ void Engine::tick_timers() {
 }
 
 void Engine::poll_timers_loop() {
+  // The first prune runs soon after start: a process restarted often must prune too.
+  auto next_prune = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   std::unique_lock lock(shared_->poller_mutex);
   while (!shared_->poller_stop) {
     shared_->poller_wake.wait_for(lock, options_.timer_tick);
@@ -200,11 +204,31 @@ void Engine::poll_timers_loop() {
     lock.unlock();
     try {
       tick_timers();
+      if (options_.seen_prune_every.count() > 0 && std::chrono::steady_clock::now() >= next_prune) {
+        next_prune = std::chrono::steady_clock::now() + options_.seen_prune_every;
+        prune_seen();
+      }
     } catch (const std::exception& e) {
       log::error("timer_poll_failed", {{"error", e.what()}});
     }
     lock.lock();
   }
+}
+
+void Engine::prune_seen(std::function<void(const SeenPruneResult&)> done) {
+  if (shared_->pruning.exchange(true)) {
+    if (done) done(SeenPruneResult{0, 0, "a prune is already running"});
+    return;
+  }
+  const auto cutoff = clock_.now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(options_.seen_retention).count();
+  runtime::prune_seen(store_, cutoff, 4096, [this, done = std::move(done)](const SeenPruneResult& r) {
+    shared_->pruning = false;
+    if (!r.error.empty())
+      log::error("seen_prune_failed", {{"error", r.error}, {"pruned", r.pruned}});
+    else if (r.pruned > 0)
+      log::info("seen_pruned", {{"pruned", r.pruned}, {"kept", r.visited - r.pruned}});
+    if (done) done(r);
+  });
 }
 
 void Engine::turn_committed(const TurnReport& report, const std::string& fired_timer_key) {

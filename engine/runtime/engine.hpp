@@ -16,6 +16,7 @@
 #include "runtime/channel.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/event.hpp"
+#include "runtime/seen_pruning.hpp"
 #include "store/store.hpp"
 
 #include <atomic>
@@ -38,6 +39,8 @@ struct EngineOptions {
   std::size_t conversation_cache = 4096;     // records cached per worker (LRU)
   std::chrono::milliseconds timer_tick{200}; // 0: no automatic timer polling (tests call tick_timers)
   std::chrono::milliseconds commit_retry{1000};  // delay before retrying a failed turn commit
+  std::chrono::hours seen_retention{168};    // dedup rows older than this are pruned
+  std::chrono::milliseconds seen_prune_every{std::chrono::hours(1)};  // by the poller; 0: only prune_seen()
   nlohmann::json plugins = nlohmann::json::object();  // name -> config block
 
   static EngineOptions from_config(const config::Config& config);
@@ -92,6 +95,10 @@ class Engine {
 
   // Fires timers due at the clock's now (the poller calls this; tests call it directly).
   void tick_timers();
+
+  // Deletes dedup rows older than seen_retention (the poller calls this every
+  // seen_prune_every). `done` runs on the store's writer thread.
+  void prune_seen(std::function<void(const SeenPruneResult&)> done = {});
 
   // Runs `fn` on the conversation's worker between turns (admin operations).
   void with_conversation(const std::string& conversation, std::function<void()> fn);

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <future>
+
 using namespace charla;
 using namespace charla::testing;
 using nlohmann::json;
@@ -189,4 +191,22 @@ return {
   REQUIRE(h.channel.wait_for(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   CHECK(h.texts("ana") == std::vector<std::string>{"[hola\nquiero\nun seguro]"});
+}
+
+TEST_CASE("dedup rows older than the retention window are pruned; newer ones still stop redeliveries") {
+  Harness h(kTwoStates);
+  h.engine->start();
+  REQUIRE(accept_all(*h.engine, {text_event("ana", "hola", "wamid.viejo")}).duplicates == 0);
+  h.clock.advance(std::chrono::hours(100));
+  REQUIRE(accept_all(*h.engine, {text_event("bea", "hola", "wamid.nuevo")}).duplicates == 0);
+  h.clock.advance(std::chrono::hours(100));  // viejo is 200 h old, nuevo 100 h: retention is 168 h
+
+  std::promise<runtime::SeenPruneResult> pruned;
+  h.engine->prune_seen([&](const runtime::SeenPruneResult& r) { pruned.set_value(r); });
+  auto result = pruned.get_future().get();
+  CHECK(result.error.empty());
+  CHECK(result.visited == 2);
+  CHECK(result.pruned == 1);
+  CHECK_FALSE(h.store->read().get(store::Db::seen, "test:wamid.viejo"));
+  CHECK(accept_all(*h.engine, {text_event("bea", "hola", "wamid.nuevo")}).duplicates == 1);
 }
