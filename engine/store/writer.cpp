@@ -39,6 +39,8 @@ void Writer::enqueue(Request request, bool intake) {
   {
     std::lock_guard lock(queue_mutex_);
     if (!stopping_) {
+      if (intake) ++intake_queued_;
+      if (request.barrier) request.intake_before = intake_queued_;
       (intake ? intake_queue_ : queue_).push_back(std::move(request));
       queue_changed_.notify_one();
       return;
@@ -82,11 +84,14 @@ void Writer::run() {
       std::size_t writes = 0;
       while (!intake_queue_.empty() && writes < intake_cap) {
         ++writes;
+        ++intake_taken_;
         batch.push_back(std::move(intake_queue_.front()));
         intake_queue_.pop_front();
       }
       std::size_t normal = 0;
       while (!queue_.empty() && writes < max_batch_ && normal < max_normal_) {
+        // A barrier waits until every intake write queued before it has been taken.
+        if (queue_.front().barrier && intake_taken_ < queue_.front().intake_before) break;
         const std::size_t n = queue_.front().barrier ? 0 : 1;
         writes += n;
         normal += n;

@@ -40,6 +40,7 @@ class Writer {
     Store::WriteFn fn;
     Store::Done done;
     bool barrier = false;  // flush marker: no WriteFn, not counted in stats
+    std::uint64_t intake_before = 0;  // barrier: intake writes queued before it
   };
   enum class Outcome { committed, map_full, failed };
   enum class Growth { grown, at_limit, blocked };
@@ -65,6 +66,8 @@ class Writer {
   std::condition_variable queue_changed_;
   std::deque<Request> intake_queue_;  // taken first into every batch
   std::deque<Request> queue_;         // normal writes and barriers
+  std::uint64_t intake_queued_ = 0;   // intake writes ever queued
+  std::uint64_t intake_taken_ = 0;    // intake writes ever taken into a batch
   bool stopping_ = false;
 
   std::mutex stop_mutex_;  // serializes stop() callers around join()
