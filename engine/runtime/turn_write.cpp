@@ -15,59 +15,86 @@ json history_entry(const char* dir, const json& message, std::int64_t now_ms) {
 
 namespace {
 
-void apply_timers(store::WriteTxn& txn, const TurnPlan& plan, Conversation& conv) {
+void put(PreparedTurn& p, store::Db db, std::string key, std::string value) {
+  p.ops.push_back({db, std::move(key), std::move(value)});
+}
+
+void del(PreparedTurn& p, store::Db db, std::string key) { p.ops.push_back({db, std::move(key), std::nullopt}); }
+
+void prepare_timers(PreparedTurn& p, const TurnPlan& plan, Conversation& conv) {
   if (plan.fired_timer) {
-    txn.del(store::Db::timers, *plan.fired_timer);
+    del(p, store::Db::timers, *plan.fired_timer);
     auto it = conv.timers.find(plan.fired_timer_name);
     if (it != conv.timers.end() && it->second == plan.fired_timer_due) conv.timers.erase(it);
   }
   for (const auto& op : plan.timer_ops) {
     if (auto it = conv.timers.find(op.name); it != conv.timers.end()) {
-      txn.del(store::Db::timers, timer_key(it->second, conv.key, op.name));
+      del(p, store::Db::timers, timer_key(it->second, conv.key, op.name));
       conv.timers.erase(it);
     }
     if (op.kind == lua::TimerOp::Kind::set) {
-      txn.put(store::Db::timers, timer_key(op.due_ms, conv.key, op.name), json{{"payload", op.payload}}.dump());
+      put(p, store::Db::timers, timer_key(op.due_ms, conv.key, op.name), json{{"payload", op.payload}}.dump());
       conv.timers[op.name] = op.due_ms;
     }
   }
 }
 
-void append_history(store::WriteTxn& txn, const TurnPlan& plan, Conversation& conv, const json& entry) {
-  txn.put(store::Db::history, history_key(conv.key, conv.history_next++), entry.dump());
+void append_history(PreparedTurn& p, const TurnPlan& plan, Conversation& conv, const json& entry) {
+  put(p, store::Db::history, history_key(conv.key, conv.history_next++), entry.dump());
   while (conv.history_next - conv.history_first > plan.history_limit)
-    txn.del(store::Db::history, history_key(conv.key, conv.history_first++));
+    del(p, store::Db::history, history_key(conv.key, conv.history_first++));
 }
 
 }  // namespace
 
-void apply_turn(store::WriteTxn& txn, const TurnPlan& plan, TurnOutcome& out) {
-  out = TurnOutcome{};
+PreparedTurn prepare_turn(const TurnPlan& plan) {
+  PreparedTurn p;
+  auto& out = p.outcome;
   Conversation conv = plan.conv;
-  apply_timers(txn, plan, conv);
+  prepare_timers(p, plan, conv);
   for (const auto& entry : plan.inbound) {
-    append_history(txn, plan, conv, entry);
+    append_history(p, plan, conv, entry);
     out.history.push_back(entry);
   }
   for (const auto& message : plan.outbound) {
     OutboundRow row;
-    row.seq = txn.next_seq("outbox");
     row.conversation = conv.key;
     row.channel = conv.channel;
     row.account = conv.account;
     row.to = conv.user;
     row.message = message;
     row.created_ms = plan.now_ms;
-    txn.put(store::Db::outbox, store::be64(row.seq), row.to_json().dump());
+    p.outbox_values.push_back(row.to_json().dump());  // the seq is the key, not in the value
     auto entry = history_entry("out", message, plan.now_ms);
-    append_history(txn, plan, conv, entry);
+    append_history(p, plan, conv, entry);
     out.history.push_back(std::move(entry));
     out.rows.push_back(std::move(row));
   }
-  for (auto seq : plan.inbox_seqs) txn.del(store::Db::inbox, store::be64(seq));
+  for (auto seq : plan.inbox_seqs) del(p, store::Db::inbox, store::be64(seq));
   conv.updated_ms = plan.now_ms;
-  txn.put(store::Db::conv, conv.key, conv.to_json().dump());
+  put(p, store::Db::conv, conv.key, conv.to_json().dump());
   out.conv = std::move(conv);
+  return p;
+}
+
+void apply_prepared(store::WriteTxn& txn, PreparedTurn& p) {
+  for (std::size_t i = 0; i < p.outbox_values.size(); ++i) {
+    const std::uint64_t seq = txn.next_seq("outbox");
+    txn.put(store::Db::outbox, store::be64(seq), p.outbox_values[i]);
+    p.outcome.rows[i].seq = seq;
+  }
+  for (const auto& op : p.ops) {
+    if (op.value)
+      txn.put(op.db, op.key, *op.value);
+    else
+      txn.del(op.db, op.key);
+  }
+}
+
+void apply_turn(store::WriteTxn& txn, const TurnPlan& plan, TurnOutcome& out) {
+  PreparedTurn p = prepare_turn(plan);
+  apply_prepared(txn, p);
+  out = std::move(p.outcome);
 }
 
 }  // namespace charla::runtime

@@ -34,6 +34,25 @@ struct TurnOutcome {
   std::vector<nlohmann::json> history;      // entries appended
 };
 
+// A turn's writes with every key and value already serialized, so the store's writer
+// thread only assigns outbox seqs and puts bytes. prepare_turn() runs on the worker.
+struct PreparedTurn {
+  struct Op {
+    store::Db db;
+    std::string key;
+    std::optional<std::string> value;       // nullopt: delete the key
+  };
+  std::vector<Op> ops;                      // in the order apply_turn would run them
+  std::vector<std::string> outbox_values;   // one per outcome.rows entry; keys are new seqs
+  TurnOutcome outcome;                      // rows' seqs are set by apply_prepared()
+};
+
+PreparedTurn prepare_turn(const TurnPlan& plan);
+// Runs inside the store transaction; may run more than once (it only rewrites the
+// rows' seqs in p.outcome).
+void apply_prepared(store::WriteTxn& txn, PreparedTurn& p);
+
+// prepare_turn + apply_prepared in one go.
 void apply_turn(store::WriteTxn& txn, const TurnPlan& plan, TurnOutcome& out);
 
 // The history entry for a message (inbound msg table or outbound neutral message).

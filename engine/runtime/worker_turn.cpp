@@ -137,11 +137,16 @@ void Worker::on_turn_result(std::shared_ptr<TurnContext> turn, lua::TurnResult r
   commit(std::move(turn));
 }
 
+// Serializes the turn here, on the worker; the writer thread only puts the bytes.
 void Worker::commit(std::shared_ptr<TurnContext> turn) {
+  auto prepared = std::make_shared<PreparedTurn>(prepare_turn(turn->plan));
   engine_.store_.submit(
-      [turn](store::WriteTxn& txn) { apply_turn(txn, turn->plan, turn->outcome); },
-      [this, turn](const std::string& error) {
-        asio::post(io_, [this, turn, error] { on_committed(turn, error); });
+      [prepared](store::WriteTxn& txn) { apply_prepared(txn, *prepared); },
+      [this, turn, prepared](const std::string& error) {
+        asio::post(io_, [this, turn, prepared, error] {
+          turn->outcome = std::move(prepared->outcome);
+          on_committed(turn, error);
+        });
       });
 }
 

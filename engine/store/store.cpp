@@ -65,7 +65,9 @@ ReadTxn Store::read() const {
   return ReadTxn(txn, env->dbis, std::move(guard));
 }
 
-void Store::submit(WriteFn fn, Done done) { impl_->writer->submit(std::move(fn), std::move(done)); }
+void Store::submit(WriteFn fn, Done done, Priority priority) {
+  impl_->writer->submit(std::move(fn), std::move(done), priority == Priority::intake);
+}
 
 void Store::write(WriteFn fn) {
   impl_->refuse_on_writer_thread("write()");

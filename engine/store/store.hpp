@@ -9,6 +9,11 @@
 //  - A Done callback runs on the writer thread after the batch is durable (fsync'd
 //    unless Options::durable is false), or with an error message if it is not.
 //    Callbacks must be short: post real work to your own executor.
+//  - Writes submitted with Priority::intake (webhook intake: a client waits for the
+//    commit) go into the next batch ahead of every queued normal write, and a batch
+//    holds at most max_normal_per_batch normal writes, so a commit stays short. Within
+//    one priority, batches keep submission order; an intake write may therefore commit
+//    before a normal write submitted earlier (never after).
 //  - read() gives a read-only snapshot usable from any thread (MDB_NOTLS).
 //  - MDB_MAP_FULL grows the map (doubling up to max_map_size) and retries the batch;
 //    past max_map_size the batch fails with a message that names the limit.
@@ -112,7 +117,10 @@ class Store {
     std::uint64_t max_map_size = 64ull << 30;  // growth stops here
     bool durable = true;                       // false: MDB_NOSYNC (tests, benchmarks only)
     std::size_t max_batch = 1024;              // WriteFns per commit at most
+    std::size_t max_normal_per_batch = 256;    // normal-priority WriteFns per commit at most
   };
+
+  enum class Priority { normal, intake };
 
   using WriteFn = std::function<void(WriteTxn&)>;
   // error is empty on success, else a human-readable reason.
@@ -128,7 +136,7 @@ class Store {
 
   ReadTxn read() const;  // throws StoreError after close()
   // After close(), done("store is closed") is called at once on the caller's thread.
-  void submit(WriteFn fn, Done done);
+  void submit(WriteFn fn, Done done, Priority priority = Priority::normal);
   // Submits and waits; throws StoreError if it failed. Not for use on the writer thread.
   void write(WriteFn fn);
   // Blocks until every write submitted before this call is committed.

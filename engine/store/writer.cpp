@@ -17,7 +17,8 @@ constexpr std::chrono::seconds kResizeWait{10};
 Writer::Writer(std::shared_ptr<Env> env, const Store::Options& options)
     : env_(std::move(env)),
       max_map_size_(options.max_map_size),
-      max_batch_(std::max<std::size_t>(options.max_batch, 1)) {
+      max_batch_(std::max<std::size_t>(options.max_batch, 1)),
+      max_normal_(std::clamp<std::size_t>(options.max_normal_per_batch, 1, max_batch_)) {
   stats_.map_size = env_->map_size();
   stats_.batch_histogram.assign(std::bit_width(max_batch_), 0);
   thread_ = std::thread([this] { run(); });
@@ -26,17 +27,21 @@ Writer::Writer(std::shared_ptr<Env> env, const Store::Options& options)
 
 Writer::~Writer() { stop(); }
 
-void Writer::submit(Store::WriteFn fn, Store::Done done) {
-  enqueue(Request{std::move(fn), std::move(done), false});
+void Writer::submit(Store::WriteFn fn, Store::Done done, bool intake) {
+  enqueue(Request{std::move(fn), std::move(done), false}, intake);
 }
 
-void Writer::submit_barrier(Store::Done done) { enqueue(Request{{}, std::move(done), true}); }
+// A barrier waits in the normal queue: every intake write queued before it is taken
+// into the same batch or an earlier one.
+void Writer::submit_barrier(Store::Done done) { enqueue(Request{{}, std::move(done), true}, false); }
 
-void Writer::enqueue(Request request) {
+void Writer::enqueue(Request request, bool intake) {
   {
     std::lock_guard lock(queue_mutex_);
     if (!stopping_) {
-      queue_.push_back(std::move(request));
+      if (intake) ++intake_queued_;
+      if (request.barrier) request.intake_before = intake_queued_;
+      (intake ? intake_queue_ : queue_).push_back(std::move(request));
       queue_changed_.notify_one();
       return;
     }
@@ -63,18 +68,33 @@ StoreStats Writer::stats() const {
   return stats_;
 }
 
-// Everything queued before stop() is still committed: the loop ends only when the
-// queue is empty.
+// Everything queued before stop() is still committed: the loop ends only when both
+// queues are empty. Intake writes (a client waits for their commit) go first into each
+// batch; normal writes fill the batch up to max_normal_ so that a commit, and with it
+// the wait of the next intake write, stays short.
 void Writer::run() {
   std::vector<Request> batch;
   for (;;) {
     {
       std::unique_lock lock(queue_mutex_);
-      queue_changed_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) return;
+      queue_changed_.wait(lock, [&] { return !queue_.empty() || !intake_queue_.empty() || stopping_; });
+      if (queue_.empty() && intake_queue_.empty()) return;
+      // With normal writes waiting, intake leaves them room: neither starves the other.
+      const std::size_t intake_cap = queue_.empty() || max_normal_ == max_batch_ ? max_batch_ : max_batch_ - max_normal_;
       std::size_t writes = 0;
-      while (!queue_.empty() && writes < max_batch_) {
-        writes += queue_.front().barrier ? 0 : 1;
+      while (!intake_queue_.empty() && writes < intake_cap) {
+        ++writes;
+        ++intake_taken_;
+        batch.push_back(std::move(intake_queue_.front()));
+        intake_queue_.pop_front();
+      }
+      std::size_t normal = 0;
+      while (!queue_.empty() && writes < max_batch_ && normal < max_normal_) {
+        // A barrier waits until every intake write queued before it has been taken.
+        if (queue_.front().barrier && intake_taken_ < queue_.front().intake_before) break;
+        const std::size_t n = queue_.front().barrier ? 0 : 1;
+        writes += n;
+        normal += n;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

@@ -1,9 +1,11 @@
 #pragma once
 // Internal to engine/store: the single writer thread. It drains the queue in batches
-// of up to max_batch WriteFns, runs each in a nested transaction of one parent
+// of up to max_batch WriteFns (intake writes first, then at most max_normal_per_batch
+// normal ones), runs each in a nested transaction of one parent
 // transaction, commits the parent (one fsync per batch), then calls the Dones in
-// submission order. Batches are processed in order, so a Done runs only after every
-// write submitted before it is durable.
+// batch order. Batches are processed in order, so a Done runs only after every write
+// of its own priority submitted before it is durable (and every normal write only
+// after every intake write submitted before it).
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -25,7 +27,7 @@ class Writer {
   ~Writer();  // stop()
 
   // After stop(), done("store is closed") is called at once on the caller's thread.
-  void submit(Store::WriteFn fn, Store::Done done);
+  void submit(Store::WriteFn fn, Store::Done done, bool intake = false);
   // done runs once everything submitted before it is committed (or failed).
   void submit_barrier(Store::Done done);
   // Drains the queue, joins the thread and drops the environment. Idempotent.
@@ -38,11 +40,12 @@ class Writer {
     Store::WriteFn fn;
     Store::Done done;
     bool barrier = false;  // flush marker: no WriteFn, not counted in stats
+    std::uint64_t intake_before = 0;  // barrier: intake writes queued before it
   };
   enum class Outcome { committed, map_full, failed };
   enum class Growth { grown, at_limit, blocked };
 
-  void enqueue(Request request);
+  void enqueue(Request request, bool intake);
   void run();
   void process(std::span<Request> batch);
   Outcome try_commit(std::span<Request> batch, std::vector<std::string>& errors,
@@ -57,10 +60,14 @@ class Writer {
   std::shared_ptr<Env> env_;
   const std::uint64_t max_map_size_;
   const std::size_t max_batch_;
+  const std::size_t max_normal_;
 
   std::mutex queue_mutex_;
   std::condition_variable queue_changed_;
-  std::deque<Request> queue_;
+  std::deque<Request> intake_queue_;  // taken first into every batch
+  std::deque<Request> queue_;         // normal writes and barriers
+  std::uint64_t intake_queued_ = 0;   // intake writes ever queued
+  std::uint64_t intake_taken_ = 0;    // intake writes ever taken into a batch
   bool stopping_ = false;
 
   std::mutex stop_mutex_;  // serializes stop() callers around join()

@@ -199,3 +199,77 @@ TEST_CASE("store: readers on other threads see consistent snapshots during write
   CHECK(torn == 0);
   CHECK(backwards == 0);
 }
+
+TEST_CASE("store: an intake write queued behind a backlog of normal writes commits first",
+          "[store][writer]") {
+  TempDir tmp;
+  auto options = test_options(tmp.data());
+  options.max_normal_per_batch = 64;
+  auto store = Store::open(options);
+  std::atomic<int> normal_done{0};
+  int normal_done_at_intake = -1;
+  std::atomic<std::uint64_t> commits_at_intake{0};
+  std::string intake_error = "<not called>";
+  {
+    WriterGate gate(*store);
+    for (int i = 0; i < 1000; ++i)
+      store->submit([i](WriteTxn& txn) { txn.put(Db::conv, be64(i), "turn"); },
+                    [&](const std::string&) { ++normal_done; });
+    store->submit([](WriteTxn& txn) { txn.put(Db::inbox, be64(1), "event"); },
+                  [&](const std::string& e) {
+                    intake_error = e;
+                    normal_done_at_intake = normal_done.load();
+                  },
+                  Store::Priority::intake);
+    gate.open();
+  }
+  store->flush();
+  CHECK(intake_error.empty());
+  CHECK(normal_done_at_intake == 0);  // first into the first batch after the gate
+  CHECK(normal_done == 1000);
+  StoreStats stats = store->stats();
+  CHECK(stats.writes == 1002);  // gate + 1000 + 1
+  CHECK(stats.max_batch == 65);  // 1 intake + 64 normal: commits stay short
+  CHECK(stats.commits == 1 + 1000 / 64 + 1);
+  auto txn = store->read();
+  CHECK(txn.get(Db::inbox, be64(1)) == "event");
+  CHECK(txn.get(Db::conv, be64(999)) == "turn");
+}
+
+TEST_CASE("store: normal writes keep a share of each batch under sustained intake", "[store][writer]") {
+  TempDir tmp;
+  auto options = test_options(tmp.data());
+  options.max_batch = 8;
+  options.max_normal_per_batch = 2;
+  auto store = Store::open(options);
+  std::vector<std::string> order;  // Dones run on the writer thread, one at a time
+  {
+    WriterGate gate(*store);
+    store->submit([](WriteTxn& txn) { txn.put(Db::conv, "n", "1"); }, [&](const std::string&) { order.push_back("n"); });
+    for (int i = 0; i < 20; ++i)
+      store->submit([i](WriteTxn& txn) { txn.put(Db::inbox, be64(i), "e"); },
+                    [&](const std::string&) { order.push_back("i"); }, Store::Priority::intake);
+    gate.open();
+  }
+  store->flush();
+  REQUIRE(order.size() == 21);
+  // The first batch holds 6 intake writes (8 - 2 kept for normal ones), then the normal write.
+  CHECK(std::find(order.begin(), order.end(), "n") - order.begin() == 6);
+}
+
+TEST_CASE("store: flush waits for intake writes submitted before it", "[store][writer]") {
+  TempDir tmp;
+  auto store = Store::open(test_options(tmp.data()));
+  std::atomic<int> done{0};
+  {
+    WriterGate gate(*store);
+    for (int i = 0; i < 50; ++i) {
+      store->submit([i](WriteTxn& txn) { txn.put(Db::conv, be64(i), "n"); }, [&](const std::string&) { ++done; });
+      store->submit([i](WriteTxn& txn) { txn.put(Db::inbox, be64(i), "e"); }, [&](const std::string&) { ++done; },
+                    Store::Priority::intake);
+    }
+    gate.open();
+  }
+  store->flush();
+  CHECK(done == 100);
+}

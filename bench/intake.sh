@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench/intake.sh — the intake part of run.sh only, for A/B runs in one time window:
+# hello_server (the Beast ceiling) max + fixed rate, then charla serve (durable LMDB,
+# sends to fake_graph) max and fixed rate, for each charla binary given.
+#
+#   BUILD=build-bench bash bench/intake.sh NAME=path/to/charla [NAME2=other/charla ...]
+#
+# Knobs as in run.sh: REQUESTS [50000] CHARLA_REQUESTS [30000] RATE [2000]
+# RATE_SECONDS [10] CONNECTIONS [64] USERS [10000] OUT [new temp dir].
+# Results: $OUT/<step>.json (webhook_load output), $OUT/metrics_<name>_<phase>.txt.
+set -euo pipefail
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$SRC/build-bench}
+REQUESTS=${REQUESTS:-50000}
+CHARLA_REQUESTS=${CHARLA_REQUESTS:-30000}
+RATE=${RATE:-2000}
+RATE_SECONDS=${RATE_SECONDS:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+USERS=${USERS:-10000}
+HELLO_PORT=${HELLO_PORT:-18091}
+GRAPH_PORT=${GRAPH_PORT:-18092}
+CHARLA_PORT=${CHARLA_PORT:-18090}
+OUT=${OUT:-$(mktemp -d /tmp/charla-intake-out.XXXXXX)}
+SECRET=bench-app-secret-$$
+PHONE_ID=100000000000001
+mkdir -p "$OUT"
+TMP=$(mktemp -d /tmp/charla-intake-run.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+log() { echo "[$(date +%T)] $*" >&2; }
+wait_http() { for _ in $(seq 1 150); do curl -s -o /dev/null --max-time 1 "$1" && return 0; sleep 0.1; done; return 1; }
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+LOAD="$BUILD/bench/webhook_load"
+load_max()  { timeout 90 "$LOAD" --port "$1" --connections "$CONNECTIONS" --requests "$3" --users "$USERS" --secret "$SECRET" --label "$2" --max-seconds 60; }
+load_rate() { timeout 90 "$LOAD" --port "$1" --connections "$CONNECTIONS" --rate "$RATE" --duration "$RATE_SECONDS" --users "$USERS" --secret "$SECRET" --label "$2" --max-seconds 60; }
+
+echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/load.txt" >&2
+log "hello_server"
+"$BUILD/bench/hello_server" --port "$HELLO_PORT" --seconds 200 >"$OUT/hello_server.log" 2>&1 &
+HELLO=$!; PIDS+=("$HELLO")
+wait_http "http://127.0.0.1:$HELLO_PORT/"
+load_max "$HELLO_PORT" hello_max "$REQUESTS" >"$OUT/hello_max.json"
+load_rate "$HELLO_PORT" hello_rate >"$OUT/hello_rate.json"
+stop_pid "$HELLO"
+
+"$BUILD/bench/fake_graph" --port "$GRAPH_PORT" --seconds 600 --quiet 1 >"$OUT/fake_graph.log" 2>&1 &
+GRAPH=$!; PIDS+=("$GRAPH")
+wait_http "http://127.0.0.1:$GRAPH_PORT/stats"
+
+for spec in "$@"; do
+  name=${spec%%=*}; bin=${spec#*=}
+  for phase in max rate; do
+    dir=$TMP/$name-$phase; mkdir -p "$dir"
+    cat >"$dir/charla.json" <<JSON
+{
+  "data_dir": "$dir/data", "workers": 2, "flows": ["$SRC/flows/insurance.lua"], "log_level": "warn",
+  "http": { "bind": "127.0.0.1", "port": $CHARLA_PORT }, "store": { "durable": true },
+  "whatsapp": { "api_base": "http://127.0.0.1:$GRAPH_PORT",
+                "numbers": [ { "phone_number_id": "$PHONE_ID", "max_per_second": 100000 } ] }
+}
+JSON
+    log "charla $name $phase (load $(cut -d' ' -f1 /proc/loadavg))"
+    env -u CHARLA_DATA_DIR -u CHARLA_HTTP_PORT WHATSAPP_APP_SECRET="$SECRET" WHATSAPP_API_TOKEN=bench-token \
+      "$bin" serve -c "$dir/charla.json" >"$OUT/charla_${name}_$phase.log" 2>&1 &
+    pid=$!; PIDS+=("$pid")
+    wait_http "http://127.0.0.1:$CHARLA_PORT/healthz"
+    if [[ $phase == max ]]; then load_max "$CHARLA_PORT" "${name}_max" "$CHARLA_REQUESTS" >"$OUT/${name}_max.json"
+    else load_rate "$CHARLA_PORT" "${name}_rate" >"$OUT/${name}_rate.json"; fi
+    curl -s "http://127.0.0.1:$CHARLA_PORT/metrics" >"$OUT/metrics_${name}_$phase.txt" || true
+    stop_pid "$pid"
+  done
+done
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt" >&2
+for f in "$OUT"/*.json; do echo "$(basename "$f"): $(cat "$f")"; done
+log "results in $OUT"
