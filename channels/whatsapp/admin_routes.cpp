@@ -60,6 +60,10 @@ http::MetricsSource metrics_source(const OutboxSender& sender, const WebhookInta
     http::write_counter(out, "charla_whatsapp_sent_total", "Messages accepted by the Graph API", s.sent);
     http::write_counter(out, "charla_whatsapp_sink_total", "Messages logged instead of sent (no token)", s.sink);
     http::write_counter(out, "charla_whatsapp_retries_total", "Send attempts scheduled again", s.retries);
+    http::write_counter(out, "charla_whatsapp_resends_total",
+                        "Sends repeated after a timeout or lost connection: possible duplicates", s.resends);
+    http::write_gauge(out, "charla_whatsapp_in_flight", "Graph API requests in flight",
+                      static_cast<double>(s.in_flight.load()));
     http::write_counter(out, "charla_whatsapp_failed_total", "Messages that cannot be delivered", s.failed);
     http::write_counter(out, "charla_whatsapp_dead_letters_total", "Messages dead-lettered after max attempts", s.dead);
     http::write_counter(out, "charla_whatsapp_window_template_total", "Closed-window sends replaced by the template", s.window_fallbacks);

@@ -45,11 +45,15 @@ struct Pending {
   std::vector<std::string> wamids;
   bool window_fallback_done = false;
   std::string sent_with_token;  // the bearer token of the request in flight
+  // The last request of this part failed after it may have reached the Graph API (a
+  // timeout, a connection lost mid-request): sending it again may deliver it twice.
+  bool maybe_delivered = false;
 };
 
 struct Recipient {
   std::deque<Pending> queue;
   bool in_flight = false;
+  bool waiting_for_slot = false;  // listed in its number's `blocked` FIFO
   Clock::time_point not_before{};
   std::unique_ptr<asio::steady_timer> timer;
 };
@@ -62,6 +66,8 @@ struct Number {
   Clock::time_point refilled = Clock::now();
   std::deque<std::string> waiting;  // recipients blocked by the throughput cap
   std::unique_ptr<asio::steady_timer> timer;
+  int in_flight = 0;                // requests of this number in flight
+  std::deque<std::string> blocked;  // recipients ready to send, waiting for a slot (FIFO)
 };
 
 }  // namespace
@@ -100,6 +106,18 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
       n.config.phone_number_id = id;
     }
     return n;
+  }
+
+  int max_in_flight() const { return std::max(1, config.max_in_flight); }
+
+  // Every number shares the Graph API host: curl may open as many connections as all
+  // numbers together may have requests in flight, so its queue (whose wait would count
+  // against the request timeout) stays empty and the sender's cap is the one that holds.
+  long host_connection_limit() const {
+    long sending = 0;
+    for (auto& [id, n] : numbers)
+      if (!n.config.token.empty()) ++sending;
+    return std::max(1L, sending) * max_in_flight();
   }
 
   // --- durable row updates -------------------------------------------------------
@@ -151,13 +169,37 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
         n.waiting.push_back(key);
         return arm_number(n);
       }
+      // The in-flight cap comes before the token bucket: a token is only taken by a
+      // request that goes out now.
+      if (n.in_flight >= max_in_flight()) {
+        if (!r.waiting_for_slot) {
+          r.waiting_for_slot = true;
+          n.blocked.push_back(key);
+        }
+        return;
+      }
       if (!take_token(n)) {
         n.waiting.push_back(key);
         return arm_number(n);
       }
       return send(key, r, n);
     }
-    if (!r.in_flight && r.queue.empty()) recipients.erase(it);  // idle recipients keep no heap
+    if (!r.in_flight && r.queue.empty() && !r.waiting_for_slot) recipients.erase(it);  // idle recipients keep no heap
+  }
+
+  // Gives free slots of a number to the recipients waiting for one, oldest first. A
+  // recipient that cannot send now for another reason (its own backoff, the token
+  // bucket, a pause) leaves the FIFO and is woken by that reason's own timer or event.
+  void pump_blocked(const std::string& id) {
+    auto& n = number(id);
+    while (n.in_flight < max_in_flight() && !n.blocked.empty()) {
+      auto key = std::move(n.blocked.front());
+      n.blocked.pop_front();
+      auto it = recipients.find(key);
+      if (it == recipients.end()) continue;
+      it->second.waiting_for_slot = false;
+      pump(key);
+    }
   }
 
   void arm_recipient(const std::string& key, Recipient& r) {
@@ -196,7 +238,15 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
   // --- sending -------------------------------------------------------------------
   void send(const std::string& key, Recipient& r, Number& n) {
     r.in_flight = true;
+    ++n.in_flight;
+    ++metrics.in_flight;
     auto& p = r.queue.front();
+    if (p.maybe_delivered) {
+      p.maybe_delivered = false;
+      ++metrics.resends;
+      log::warn("whatsapp_ambiguous_resend", {{"seq", p.row.seq}, {"to", p.row.to}, {"attempt", p.row.attempts + 1},
+                                              {"part", p.next_part}});
+    }
     net::HttpRequest req;
     req.method = "POST";
     req.url = config.api_base + "/" + config.api_version + "/" + p.row.account + "/messages";
@@ -205,14 +255,16 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
     req.body = p.parts[p.next_part].dump();
     req.timeout = std::chrono::milliseconds(config.request_timeout_ms);
     std::weak_ptr<Impl> weak = shared_from_this();
-    http->request(std::move(req), [weak, key](net::HttpResponse resp) {
-      if (auto self = weak.lock()) self->on_response(key, std::move(resp));
+    http->request(std::move(req), [weak, key, account = n.config.phone_number_id](net::HttpResponse resp) {
+      if (auto self = weak.lock()) self->on_response(key, account, std::move(resp));
     });
   }
 
-  void on_response(const std::string& key, net::HttpResponse resp) {
+  void on_response(const std::string& key, const std::string& account, net::HttpResponse resp) {
+    --number(account).in_flight;
+    --metrics.in_flight;
     auto it = recipients.find(key);
-    if (it == recipients.end() || it->second.queue.empty()) return;
+    if (it == recipients.end() || it->second.queue.empty()) return pump_blocked(account);
     auto& r = it->second;
     r.in_flight = false;
     auto& p = r.queue.front();
@@ -220,12 +272,17 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
     if (!resp.error.empty()) {
       outcome.action = SendAction::retry;
       outcome.error_message = resp.error;
+      // Only a failed connect proves that Graph never saw the request.
+      p.maybe_delivered = resp.error != "connect";
     } else {
       std::optional<std::string_view> retry_after;
       if (auto h = resp.headers.find("retry-after"); h != resp.headers.end()) retry_after = h->second;
       outcome = classify_send_response(static_cast<int>(resp.status), resp.body, retry_after);
     }
     handle(key, r, p, outcome);
+    // Recipients already waiting for a slot go first; this one, if it has more to
+    // send, queues behind them.
+    pump_blocked(account);
     pump(key);
   }
 
@@ -341,7 +398,9 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
 OutboxSender::OutboxSender(const config::WhatsAppConfig& config, store::Store& store, const runtime::Engine& engine,
                            double retry_time_scale)
     : impl_(std::make_shared<Impl>(config, store, engine, retry_time_scale)) {
-  impl_->http = std::make_unique<net::HttpClient>(impl_->io);
+  net::HttpClientOptions http_options;
+  http_options.max_host_connections = impl_->host_connection_limit();
+  impl_->http = std::make_unique<net::HttpClient>(impl_->io, http_options);
   impl_->thread = std::thread([impl = impl_.get()] {
     auto guard = asio::make_work_guard(impl->io);
     impl->io.run();
@@ -393,7 +452,9 @@ void OutboxSender::apply_status(const std::string& wamid, const std::string& sta
 bool OutboxSender::replace_token(const std::string& phone_number_id, const std::string& token) {
   asio::post(impl_->io, [impl = impl_.get(), phone_number_id, token] {
     auto& n = impl->number(phone_number_id);
+    const bool had_token = !n.config.token.empty();
     n.config.token = token;
+    if (!had_token) impl->http->set_max_host_connections(impl->host_connection_limit());
     bool was_paused = n.paused;
     impl->set_paused(n, false);
     log::info("whatsapp_token_replaced", {{"phone_number_id", phone_number_id}, {"resumed", was_paused}});

@@ -7,7 +7,11 @@
 // Invariants:
 //  - Per recipient, strictly one message in flight: the next one goes only after the
 //    previous is accepted (or given up), so multi-part replies arrive in order.
-//  - Per business number, a token bucket caps throughput (max_per_second).
+//  - Per business number, a token bucket caps throughput (max_per_second), and at most
+//    max_in_flight requests are in flight at once. Recipients ready to send while the
+//    number is at that cap wait in a FIFO and get the next free slot, oldest first, so
+//    only requests that really go out enter curl (whose per-host connection limit is
+//    set to match) and the request timeout measures Graph, not a queue.
 //  - Every outcome is written back to the row (status, attempts, next attempt, wamid,
 //    last error); accepted rows are indexed by wamid for status webhooks.
 //  - Transient failures back off (exponential with jitter, Retry-After honoured,
@@ -33,6 +37,10 @@ namespace charla::whatsapp {
 struct SenderMetrics {
   std::atomic<std::uint64_t> sent{0}, sink{0}, retries{0}, failed{0}, dead{0}, window_fallbacks{0},
       token_pauses{0}, statuses{0}, orphan_statuses{0};
+  // Requests sent again after one that failed once it may have reached the Graph API
+  // (a timeout, a connection lost mid-request): each may be a duplicate for the customer.
+  std::atomic<std::uint64_t> resends{0};
+  std::atomic<std::int64_t> in_flight{0};  // Graph requests in flight now (all numbers)
 };
 
 class OutboxSender final : public runtime::Channel {

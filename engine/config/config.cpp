@@ -105,6 +105,7 @@ void read_whatsapp(ObjectReader r, WhatsAppConfig& wa) {
   r.boolean("insecure_skip_signature", wa.insecure_skip_signature);
   r.integer("max_attempts", wa.max_attempts, 1, 1000);
   r.integer("request_timeout_ms", wa.request_timeout_ms, 100, 600'000);
+  r.integer("max_in_flight", wa.max_in_flight, 1, 4096);
   r.number("retry_time_scale", wa.retry_time_scale, 0);
   if (auto* numbers = r.take("numbers")) {
     if (!numbers->is_array()) throw ConfigError(r.where("numbers") + "must be an array");

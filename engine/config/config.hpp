@@ -36,6 +36,7 @@ struct WhatsAppConfig {
   bool insecure_skip_signature = false;
   int max_attempts = 8;         // sends before a message is dead-lettered
   std::int64_t request_timeout_ms = 15'000;
+  int max_in_flight = 32;       // Graph requests in flight at once per business number
   double retry_time_scale = 1.0;  // multiplies retry delays; < 1 only in tests
   std::vector<WhatsAppNumber> numbers;
   const WhatsAppNumber* find(const std::string& phone_number_id) const;

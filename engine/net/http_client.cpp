@@ -34,8 +34,6 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr long kMaxCachedConnections = 64;
-
 void init_curl_once() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -122,7 +120,7 @@ bool valid_method(const std::string& m) {
 }  // namespace
 
 struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
-  explicit Impl(asio::io_context& io) : io(io), timer(io) {
+  Impl(asio::io_context& io, HttpClientOptions options) : io(io), timer(io), options(options) {
     init_curl_once();
     multi = curl_multi_init();
     if (!multi) throw std::runtime_error("curl_multi_init failed");
@@ -130,7 +128,13 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::on_timer);
     curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
-    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, kMaxCachedConnections);
+    apply_limits();
+  }
+
+  void apply_limits() {
+    const long host = std::max(0L, options.max_host_connections);
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, host);
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, std::max(options.max_cached_connections, host));
   }
   ~Impl() { shutdown(); }
 
@@ -158,6 +162,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   CURLM* multi = nullptr;
   asio::steady_timer timer;
+  HttpClientOptions options;
   bool timeout_posted = false;
   bool closed = false;
   std::uint64_t next_id = 1;
@@ -433,7 +438,8 @@ void HttpClient::Impl::shutdown() {
   while (!watches.empty()) detach(watches.begin()->first);
 }
 
-HttpClient::HttpClient(boost::asio::io_context& io) : impl_(std::make_shared<Impl>(io)) {}
+HttpClient::HttpClient(boost::asio::io_context& io, HttpClientOptions options)
+    : impl_(std::make_shared<Impl>(io, options)) {}
 
 HttpClient::~HttpClient() {
   impl_->shutdown();
@@ -449,5 +455,10 @@ void HttpClient::cancel(std::uint64_t id) { impl_->cancel(id); }
 void HttpClient::cancel_all() { impl_->cancel_all(); }
 
 std::size_t HttpClient::in_flight() const { return impl_->transfers.size(); }
+
+void HttpClient::set_max_host_connections(long limit) {
+  impl_->options.max_host_connections = limit;
+  if (impl_->multi) impl_->apply_limits();
+}
 
 }  // namespace charla::net

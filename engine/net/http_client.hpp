@@ -30,6 +30,17 @@ struct HttpRequest {
   std::size_t max_response_bytes = 8u << 20;  // larger responses fail with "response_too_large"
 };
 
+struct HttpClientOptions {
+  // Connections open at once to one host (CURLMOPT_MAX_HOST_CONNECTIONS); 0: no limit.
+  // Requests beyond it wait in curl's queue, and that wait counts against their
+  // timeout: a caller that must not time out while queued limits its own requests in
+  // flight and sets this to at least that limit.
+  long max_host_connections = 0;
+  // Idle connections kept for reuse (CURLMOPT_MAXCONNECTS); never fewer than
+  // max_host_connections, so a caller's whole in-flight window stays keep-alive.
+  long max_cached_connections = 64;
+};
+
 struct HttpResponse {
   long status = 0;                               // 0 when no HTTP response arrived
   std::map<std::string, std::string> headers;    // lower-cased names
@@ -44,7 +55,7 @@ class HttpClient {
  public:
   using Callback = std::function<void(HttpResponse)>;
 
-  explicit HttpClient(boost::asio::io_context& io);
+  explicit HttpClient(boost::asio::io_context& io, HttpClientOptions options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -54,6 +65,9 @@ class HttpClient {
   void cancel(std::uint64_t id);
   void cancel_all();
   std::size_t in_flight() const;
+  // Changes the per-host connection limit (and the cache size with it) for requests
+  // started from now on.
+  void set_max_host_connections(long limit);
 
  private:
   struct Impl;

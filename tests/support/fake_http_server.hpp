@@ -3,8 +3,8 @@
 // 127.0.0.1 on a free port. A handler maps each request to a reply; a reply can be
 // delayed, or never sent (the connection stays open until the client goes away).
 // Keep-alive is honoured, and the server counts requests, accepted connections and
-// requests being served at once, so tests can assert connection reuse and
-// concurrency limits.
+// requests being served at once, and connections open at once, so tests can assert
+// connection reuse and concurrency limits.
 //
 // The handler runs on the server's thread: state it shares with the test must be
 // synchronised (atomics, or the server's own counters).
@@ -104,6 +104,8 @@ class FakeHttpServer {
   std::size_t connections() const { return connections_; }  // connections accepted
   std::size_t active() const { return active_; }            // received, not yet answered
   std::size_t max_active() const { return max_active_; }    // high-water mark of active()
+  std::size_t open() const { return open_; }                // connections open now
+  std::size_t max_open() const { return max_open_; }        // high-water mark of open()
   std::vector<FakeRequest> received() const {
     std::lock_guard lock(mutex_);
     return received_;
@@ -113,7 +115,9 @@ class FakeHttpServer {
   class Session : public std::enable_shared_from_this<Session> {
    public:
     Session(FakeHttpServer& server, boost::asio::ip::tcp::socket socket)
-        : server_(server), stream_(std::move(socket)), timer_(stream_.get_executor()) {}
+        : server_(server), stream_(std::move(socket)), timer_(stream_.get_executor()) {
+      raise_max(server_.max_open_, ++server_.open_);
+    }
 
     void read() {
       parser_.emplace();
@@ -176,12 +180,15 @@ class FakeHttpServer {
     }
 
     void close() {
+      if (!closed_) server_.open_--;  // every session ends here, except at server shutdown
+      closed_ = true;
       boost::beast::error_code ignored;
       stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
       stream_.socket().close(ignored);
     }
 
     FakeHttpServer& server_;
+    bool closed_ = false;
     boost::beast::tcp_stream stream_;
     boost::asio::steady_timer timer_;
     boost::beast::flat_buffer buffer_;
@@ -198,12 +205,15 @@ class FakeHttpServer {
     });
   }
 
+  static void raise_max(std::atomic<std::size_t>& high, std::size_t now) {
+    std::size_t seen = high;
+    while (now > seen && !high.compare_exchange_weak(seen, now)) {
+    }
+  }
+
   FakeReply handle(const FakeRequest& request) {
     requests_++;
-    std::size_t now = ++active_;
-    std::size_t seen = max_active_;
-    while (now > seen && !max_active_.compare_exchange_weak(seen, now)) {
-    }
+    raise_max(max_active_, ++active_);
     FakeHandler handler;
     {
       std::lock_guard lock(mutex_);
@@ -223,6 +233,8 @@ class FakeHttpServer {
   std::atomic<std::size_t> connections_{0};
   std::atomic<std::size_t> active_{0};
   std::atomic<std::size_t> max_active_{0};
+  std::atomic<std::size_t> open_{0};
+  std::atomic<std::size_t> max_open_{0};
   std::thread thread_;
 };
 

@@ -146,6 +146,10 @@ class FakeGraph:
         self._ids = itertools.count(1)
         self._in_flight = {}
         self.max_in_flight = {}       # recipient -> highest concurrent requests seen
+        self._total_in_flight = 0
+        self.max_total_in_flight = 0  # highest concurrent requests seen, all recipients
+        self._open_connections = 0
+        self.max_open_connections = 0  # highest number of client connections open at once
         self.handler_errors = []
         fake = self
 
@@ -154,6 +158,19 @@ class FakeGraph:
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                super().setup()
+                with fake._cond:
+                    fake._open_connections += 1
+                    fake.max_open_connections = max(fake.max_open_connections, fake._open_connections)
+
+            def finish(self):
+                try:
+                    super().finish()
+                finally:
+                    with fake._cond:
+                        fake._open_connections -= 1
 
             def _handle(self):
                 try:
@@ -232,6 +249,8 @@ class FakeGraph:
             key = req.to or ""
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
             self.max_in_flight[key] = max(self.max_in_flight.get(key, 0), self._in_flight[key])
+            self._total_in_flight += 1
+            self.max_total_in_flight = max(self.max_total_in_flight, self._total_in_flight)
             reply = None
             if handler.command != "POST" or not req.path.endswith("/messages") or req.version is None:
                 reply = Reply(404, {"error": {"message": "fake graph: unknown path", "code": 100}})
@@ -252,6 +271,7 @@ class FakeGraph:
             # Not in flight any more before charla can see the answer, so a next
             # request sent right after it is never counted as concurrent.
             self._in_flight[key] -= 1
+            self._total_in_flight -= 1
             self._cond.notify_all()
         try:
             handler.send_response(reply.status)

@@ -155,7 +155,7 @@ class Payloads:
         return dumps(doc)
 
 
-def base_config(source, workdir, fake_port, retry_time_scale=0.01, max_attempts=4, extra_numbers=()):
+def base_config(source, workdir, fake_port, retry_time_scale=0.01, max_attempts=4, extra_numbers=(), whatsapp=None):
     flows_dir = os.path.join(workdir, "flows")
     os.makedirs(flows_dir, exist_ok=True)
     prueba = os.path.join(flows_dir, "prueba.lua")
@@ -167,7 +167,7 @@ def base_config(source, workdir, fake_port, retry_time_scale=0.01, max_attempts=
         {"phone_number_id": PAUSE_NUMBER, "flow": "prueba", "token_env": "TEST_WA_TOKEN_B", "max_per_second": 80},
     ]
     numbers.extend(extra_numbers)
-    return {
+    config = {
         "flows": [os.path.join(source, "flows", "insurance.lua"), prueba],
         "default_flow": "insurance",
         "workers": 2,
@@ -181,6 +181,8 @@ def base_config(source, workdir, fake_port, retry_time_scale=0.01, max_attempts=
             "numbers": numbers,
         },
     }
+    config["whatsapp"].update(whatsapp or {})
+    return config
 
 
 def payload_numbers():
@@ -200,7 +202,7 @@ class Env:
     """One charla + one fake Graph API in a temp directory."""
 
     def __init__(self, args, name, retry_time_scale=0.01, max_attempts=4, extra_numbers=(),
-                 fake_listening=True):
+                 fake_listening=True, whatsapp=None):
         _ALL_ENVS.append(self)
         self.args = args
         self.source = args.source
@@ -208,7 +210,8 @@ class Env:
         self.root = tempfile.mkdtemp(prefix="charla-it-%s-" % name)
         self.fake = FakeGraph(os.path.join(self.shared, "whatsapp", "graph-responses"), listen=fake_listening)
         self.payloads = Payloads(self.shared)
-        config = base_config(self.source, self.root, self.fake.port, retry_time_scale, max_attempts, extra_numbers)
+        config = base_config(self.source, self.root, self.fake.port, retry_time_scale, max_attempts, extra_numbers,
+                             whatsapp)
         self.config = config
         self.charla = CharlaProcess(args.charla, self.root, config, env={
             "TEST_WA_TOKEN": TOKEN, "TEST_WA_TOKEN_B": TOKEN_B, "TEST_WA_SECRET_2": SECOND_APP_SECRET,

@@ -47,7 +47,8 @@ TEST_CASE("a full config file is read, relative paths resolve against its direct
   ConfigFile f(R"({"flows": ["flows/a.lua"], "data_dir": "data", "workers": 3,
                    "http": {"port": 9090, "bind": "0.0.0.0"},
                    "lua": {"instruction_budget": 5000, "fallback_text": "Ups"},
-                   "whatsapp": {"api_version": "v22.0", "numbers": [{"phone_number_id": "111", "flow": "a"}]},
+                   "whatsapp": {"api_version": "v22.0", "max_in_flight": 48,
+                                "numbers": [{"phone_number_id": "111", "flow": "a"}]},
                    "plugins": {"llm": {"model": "m"}}})");
   auto c = load(f.path, env_of({}));
   CHECK(c.flows.at(0) == f.path.parent_path() / "flows/a.lua");
@@ -58,6 +59,7 @@ TEST_CASE("a full config file is read, relative paths resolve against its direct
   CHECK(c.lua.instruction_budget == 5000);
   CHECK(c.lua.fallback_text == "Ups");
   CHECK(c.whatsapp.api_version == "v22.0");
+  CHECK(c.whatsapp.max_in_flight == 48);
   REQUIRE(c.whatsapp.find("111"));
   CHECK(c.whatsapp.find("111")->flow == "a");
   CHECK(c.plugins["llm"]["model"] == "m");
@@ -70,6 +72,9 @@ TEST_CASE("unknown keys and wrong types are refused with the key's name") {
   CHECK(error_of(R"({"http": {"port": 70000}})") == "config key 'http.port' must be between 0 and 65535");
   CHECK(error_of(R"({"whatsapp": {"numbers": [{"flow": "x"}]}})") ==
         "config key 'whatsapp.numbers[0].phone_number_id' is required");
+  CHECK(error_of(R"({"whatsapp": {"max_in_flight": 0}})") ==
+        "config key 'whatsapp.max_in_flight' must be between 1 and 4096");
+  CHECK(error_of(R"({"whatsapp": {"max_in_flight": 2.5}})") == "config key 'whatsapp.max_in_flight' must be an integer");
   CHECK(error_of(R"({"log_level": "verbose"})").find("log_level") != std::string::npos);
   CHECK(error_of(R"({"flows": "a.lua"})").find("'flows' must be an array") != std::string::npos);
   CHECK(error_of("{ not json").find("invalid JSON") != std::string::npos);
@@ -84,6 +89,7 @@ TEST_CASE("environment variables override the file and configure one number with
                                       {"WHATSAPP_WEBHOOK_VERIFY_TOKEN", "ver"},
                                       {"LLM_BASE_URL", "http://127.0.0.1:1"}}));
   CHECK(c.http_port == 8181);
+  CHECK(c.whatsapp.max_in_flight == 32);  // the default
   CHECK(c.data_dir == "/tmp/x");
   REQUIRE(c.whatsapp.find("555"));
   CHECK(c.whatsapp.find("555")->token == "tok");

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -179,6 +180,52 @@ TEST_CASE("keep-alive reuses connections", "[net]") {
     CHECK(server.requests() == 100);
     CHECK(server.connections() <= 20);
   }
+}
+
+TEST_CASE("max_host_connections caps the connections to one host", "[net]") {
+  FakeHttpServer server([](const FakeRequest&) { return FakeReply::text("ok").after(50ms); });
+  boost::asio::io_context io;
+  charla::net::HttpClientOptions options;
+  options.max_host_connections = 4;
+  HttpClient client(io, options);
+
+  int ok = 0, calls = 0;
+  for (int i = 0; i < 20; ++i)
+    client.request(get(server.url()), [&](HttpResponse r) {
+      ++calls;
+      if (r.error.empty() && r.status == 200) ++ok;
+    });
+  REQUIRE(run_until(io, [&] { return calls == 20; }));
+  CHECK(ok == 20);
+  CHECK(server.max_active() <= 4);
+  CHECK(server.max_open() <= 4);
+  CHECK(server.connections() <= 4);  // kept alive and reused, never closed and reopened
+
+  // The limit can change on a running client.
+  client.set_max_host_connections(8);
+  calls = 0;
+  for (int i = 0; i < 24; ++i) client.request(get(server.url()), [&](HttpResponse) { ++calls; });
+  REQUIRE(run_until(io, [&] { return calls == 24; }));
+  CHECK(server.max_active() > 4);
+  CHECK(server.max_open() <= 8);
+}
+
+TEST_CASE("time queued for a host connection counts against the request timeout", "[net]") {
+  // Why a caller limits its own requests in flight instead of relying on curl's queue.
+  FakeHttpServer server([](const FakeRequest&) { return FakeReply::text("ok").after(300ms); });
+  boost::asio::io_context io;
+  charla::net::HttpClientOptions options;
+  options.max_host_connections = 1;
+  HttpClient client(io, options);
+  std::vector<std::string> errors;
+  for (int i = 0; i < 3; ++i) {
+    HttpRequest req = get(server.url());
+    req.timeout = 500ms;
+    client.request(req, [&](HttpResponse r) { errors.push_back(r.error); });
+  }
+  REQUIRE(run_until(io, [&] { return errors.size() == 3; }));
+  CHECK(errors[0].empty());
+  CHECK(std::count(errors.begin(), errors.end(), "timeout") >= 1);
 }
 
 TEST_CASE("a timeout fails with \"timeout\" and the loop stays responsive", "[net]") {
