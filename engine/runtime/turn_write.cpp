@@ -15,6 +15,14 @@ json history_entry(const char* dir, const json& message, std::int64_t now_ms) {
 
 namespace {
 
+// Read receipts (also when they show "typing…") and reactions are signals about the
+// conversation, not lines of it. Kept out of the history, they cannot show up in
+// ctx:transcript() or an LLM prompt as empty assistant turns.
+bool is_conversational(const json& message) {
+  const std::string type = message.value("type", "text");
+  return type != "mark_read" && type != "reaction";
+}
+
 void apply_timers(store::WriteTxn& txn, const TurnPlan& plan, Conversation& conv) {
   if (plan.fired_timer) {
     txn.del(store::Db::timers, *plan.fired_timer);
@@ -59,9 +67,11 @@ void apply_turn(store::WriteTxn& txn, const TurnPlan& plan, TurnOutcome& out) {
     row.message = message;
     row.created_ms = plan.now_ms;
     txn.put(store::Db::outbox, store::be64(row.seq), row.to_json().dump());
-    auto entry = history_entry("out", message, plan.now_ms);
-    append_history(txn, plan, conv, entry);
-    out.history.push_back(std::move(entry));
+    if (is_conversational(message)) {
+      auto entry = history_entry("out", message, plan.now_ms);
+      append_history(txn, plan, conv, entry);
+      out.history.push_back(std::move(entry));
+    }
     out.rows.push_back(std::move(row));
   }
   for (auto seq : plan.inbox_seqs) txn.del(store::Db::inbox, store::be64(seq));

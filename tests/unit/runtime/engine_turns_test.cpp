@@ -1,6 +1,6 @@
 // Turn semantics the runtime adds around the Lua host: fallback on failure with the
 // state unchanged, durable timers on a fake clock, recovery of unfinished inbox
-// entries, double-text merging.
+// entries, double-text merging, what the conversation history records.
 #include "runtime/conversation.hpp"
 #include "runtime_fixture.hpp"
 
@@ -189,4 +189,30 @@ return {
   REQUIRE(h.channel.wait_for(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   CHECK(h.texts("ana") == std::vector<std::string>{"[hola\nquiero\nun seguro]"});
+}
+
+TEST_CASE("read receipts and reactions are sent but stay out of the history and the transcript") {
+  Harness h(R"(
+return {
+  name = "receipts", initial = "S",
+  states = { S = { message = function(ctx, msg)
+    if msg.text == "resumen" then ctx:say(ctx:transcript()) return end
+    ctx:mark_read()
+    ctx:react("👍")
+    ctx:say("recibido")
+  end } },
+}
+)");
+  h.engine->start();
+  accept_all(*h.engine, {text_event("ana", "hola", "wamid.1")});
+  REQUIRE(h.channel.wait_for(3));  // receipt, reaction and reply all reach the channel
+  accept_all(*h.engine, {text_event("ana", "resumen", "wamid.2")});
+  REQUIRE(h.channel.wait_for(4));
+  CHECK(h.texts("ana").back() == "Cliente: hola\nAsistente: recibido");
+
+  h.restart();  // the history read back from the store, not the worker's cache
+  accept_all(*h.engine, {text_event("ana", "resumen", "wamid.3")});
+  REQUIRE(h.channel.wait_for(5));
+  CHECK(h.texts("ana").back() == "Cliente: hola\nAsistente: recibido\nCliente: resumen\n"
+                                 "Asistente: Cliente: hola\nAsistente: recibido");
 }
