@@ -22,7 +22,7 @@ struct Harness {
   explicit Harness(const std::string& flow_text) {
     auto flow = dir.write("flow.lua", flow_text);
     store::Store::Options so;
-    so.dir = dir.path / "data";
+    so.dir = dir.path() / "data";
     store = store::Store::open(so);
     channel.mark_delivered_in(*store);
     make_engine(flow);
@@ -38,7 +38,7 @@ struct Harness {
   }
   void restart() {
     engine->stop();
-    make_engine(dir.path / "flow.lua");
+    make_engine(dir.path() / "flow.lua");
     engine->start();
   }
   runtime::Conversation conversation(const std::string& user) {
