@@ -14,36 +14,25 @@
 //   fake_graph [--port 18082] [--bind 127.0.0.1] [--threads 1] [--seconds 600] [--quiet 1]
 //
 // Exits on SIGINT/SIGTERM or after --seconds and prints the stats JSON on stdout.
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include "bench_http_server.hpp"
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <iostream>
-#include <memory>
-#include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
-#include <vector>
+#include <string_view>
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
+using namespace charla::bench;
 using Steady = std::chrono::steady_clock;
 
 namespace {
 
 constexpr std::size_t kSeconds = 3600;
 const Steady::time_point g_start = Steady::now();
-std::atomic<std::uint64_t> g_sends{0}, g_other{0}, g_continues{0};
+std::atomic<std::uint64_t> g_sends{0}, g_other{0}, g_continues{0}, g_wamids{0};
 std::atomic<std::int64_t> g_first_ms{-1}, g_last_ms{-1};
 std::array<std::atomic<std::uint64_t>, kSeconds> g_per_second{};
 
@@ -93,128 +82,47 @@ bool is_send_path(std::string_view target) {
          target.size() > 2 && target[0] == '/' && target[1] == 'v';
 }
 
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  explicit Session(tcp::socket socket) : stream_(std::move(socket)) {}
-  void run() { asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this())); }
-
- private:
-  void do_read() {
-    parser_.emplace();
-    parser_->body_limit(8u << 20);
-    stream_.expires_after(std::chrono::seconds(120));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+// The answer to one request; runs on any server thread.
+void respond(const Request& req, Response& res) {
+  res.set(http::field::content_type, "application/json");
+  const std::string_view target(req.target().data(), req.target().size());
+  if (req.method() == http::verb::post && is_send_path(target)) {
+    count_send();
+    const auto to = recipient(req.body());
+    res.body() = R"({"messaging_product":"whatsapp","contacts":[{"input":")" + to + R"(","wa_id":")" + to +
+                 R"("}],"messages":[{"id":"wamid.FAKEGRAPH)" + std::to_string(++g_wamids) + R"("}]})";
+  } else if (req.method() == http::verb::get && target == "/stats") {
+    res.body() = stats_json();
+  } else {
+    ++g_other;
+    res.result(http::status::not_found);
+    res.body() = R"({"error":{"message":"unknown path","type":"OAuthException","code":100}})";
   }
-
-  void on_header(beast::error_code ec, std::size_t) {
-    if (ec) return close();
-    auto& req = parser_->get();
-    if (beast::iequals(req[http::field::expect], "100-continue")) {
-      ++g_continues;
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      return http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
-        if (wec) return self->close();
-        self->read_body();
-      });
-    }
-    read_body();
-  }
-
-  void read_body() {
-    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
-  }
-
-  void on_read(beast::error_code ec, std::size_t) {
-    if (ec) return close();
-    auto req = parser_->release();
-    auto res = std::make_shared<http::response<http::string_body>>(http::status::ok, req.version());
-    res->set(http::field::content_type, "application/json");
-    std::string_view target(req.target().data(), req.target().size());
-    if (req.method() == http::verb::post && is_send_path(target)) {
-      count_send();
-      auto to = recipient(req.body());
-      auto id = ++next_id_ + (serial_base_ << 40);
-      res->body() = R"({"messaging_product":"whatsapp","contacts":[{"input":")" + to + R"(","wa_id":")" + to +
-                    R"("}],"messages":[{"id":"wamid.FAKEGRAPH)" + std::to_string(id) + R"("}]})";
-    } else if (req.method() == http::verb::get && target == "/stats") {
-      res->body() = stats_json();
-    } else {
-      ++g_other;
-      res->result(http::status::not_found);
-      res->body() = R"({"error":{"message":"unknown path","type":"OAuthException","code":100}})";
-    }
-    res->keep_alive(req.keep_alive());
-    res->prepare_payload();
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code wec, std::size_t) {
-      if (wec || !res->keep_alive()) return self->close();
-      self->do_read();
-    });
-  }
-
-  void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  }
-
-  static inline std::atomic<std::uint64_t> sessions_{0};
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::uint64_t serial_base_ = ++sessions_;
-  std::uint64_t next_id_ = 0;
-};
-
-void do_accept(asio::io_context& io, tcp::acceptor& acceptor) {
-  acceptor.async_accept(asio::make_strand(io), [&io, &acceptor](beast::error_code ec, tcp::socket socket) {
-    if (!acceptor.is_open()) return;
-    if (!ec) std::make_shared<Session>(std::move(socket))->run();
-    do_accept(io, acceptor);
-  });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string bind = "127.0.0.1";
-  unsigned short port = 18082;
-  int threads = 1;
-  int seconds = 600;
+  ServerFlags flags;
+  flags.port = 18082;
   bool quiet = false;
   for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    if (k == "--port") port = static_cast<unsigned short>(std::stoi(argv[i + 1]));
-    else if (k == "--bind") bind = argv[i + 1];
-    else if (k == "--threads") threads = std::max(1, std::stoi(argv[i + 1]));
-    else if (k == "--seconds") seconds = std::stoi(argv[i + 1]);
-    else if (k == "--quiet") quiet = std::string(argv[i + 1]) != "0";
-    else {
+    const std::string_view key = argv[i];
+    if (key == "--quiet") quiet = std::string_view(argv[i + 1]) != "0";
+    else if (!flags.take(key, argv[i + 1])) {
       std::cerr << "usage: fake_graph [--port N] [--bind ADDR] [--threads N] [--seconds N] [--quiet 0|1]\n";
       return 2;
     }
   }
-  asio::io_context io;
-  tcp::acceptor acceptor(io);
-  tcp::endpoint ep(asio::ip::make_address(bind), port);
-  acceptor.open(ep.protocol());
-  acceptor.set_option(asio::socket_base::reuse_address(true));
-  acceptor.bind(ep);
-  acceptor.listen(asio::socket_base::max_listen_connections);
-  do_accept(io, acceptor);
+  SessionOptions options;
+  options.body_limit = 8u << 20;
+  options.idle_timeout = std::chrono::seconds(120);
+  options.answer_expect_continue = true;
+  options.on_continue = [] { ++g_continues; };
+  BenchServer server(flags, options, respond);
 
-  auto stop = [&] {
-    beast::error_code ec;
-    acceptor.close(ec);
-    io.stop();
-  };
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](beast::error_code, int) { stop(); });
-  asio::steady_timer limit(io, std::chrono::seconds(seconds));
-  limit.async_wait([&](beast::error_code ec) {
-    if (!ec) stop();
-  });
   // Once a second: the sends of the last second, on stderr.
-  asio::steady_timer ticker(io);
+  asio::steady_timer ticker(server.io());
   std::uint64_t last_count = 0;
   std::function<void()> tick = [&] {
     ticker.expires_after(std::chrono::seconds(1));
@@ -227,12 +135,8 @@ int main(int argc, char** argv) {
     });
   };
   tick();
-  std::cerr << "fake_graph: listening on " << bind << ":" << acceptor.local_endpoint().port() << "\n";
-
-  std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
-  io.run();
-  for (auto& t : pool) t.join();
+  std::cerr << "fake_graph: listening on " << flags.bind << ":" << server.port() << "\n";
+  server.run(flags.threads, flags.seconds);
   std::cout << stats_json() << std::endl;
   return 0;
 }

@@ -162,7 +162,7 @@ class Converter {
     const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L_, index));
     const std::size_t base = path.size();
     for (lua_Integer i = 1; i <= n; ++i) {
-      path += "[" + std::to_string(i) + "]";
+      path.append("[").append(std::to_string(i)).append("]");
       lua_rawgeti(L_, index, i);
       nlohmann::json item;
       const bool ok = convert(-1, item, path);
@@ -184,7 +184,10 @@ class Converter {
         lua_pop(L_, 2);
         return false;
       }
-      path += is_identifier(key) ? "." + key : "[\"" + key + "\"]";
+      if (is_identifier(key))
+        path.append(".").append(key);
+      else
+        path.append("[\"").append(key).append("\"]");
       nlohmann::json item;
       const bool ok = convert(-1, item, path);
       lua_pop(L_, 1);

@@ -15,6 +15,14 @@ json history_entry(const char* dir, const json& message, std::int64_t now_ms) {
 
 namespace {
 
+// Read receipts (also when they show "typing…") and reactions are signals about the
+// conversation, not lines of it. Kept out of the history, they cannot show up in
+// ctx:transcript() or an LLM prompt as empty assistant turns.
+bool is_conversational(const json& message) {
+  const std::string type = message.value("type", "text");
+  return type != "mark_read" && type != "reaction";
+}
+
 void put(PreparedTurn& p, store::Db db, std::string key, std::string value) {
   p.ops.push_back({db, std::move(key), std::move(value)});
 }
@@ -65,9 +73,11 @@ PreparedTurn prepare_turn(const TurnPlan& plan) {
     row.message = message;
     row.created_ms = plan.now_ms;
     p.outbox_values.push_back(row.to_json().dump());  // the seq is the key, not in the value
-    auto entry = history_entry("out", message, plan.now_ms);
-    append_history(p, plan, conv, entry);
-    out.history.push_back(std::move(entry));
+    if (is_conversational(message)) {
+      auto entry = history_entry("out", message, plan.now_ms);
+      append_history(p, plan, conv, entry);
+      out.history.push_back(std::move(entry));
+    }
     out.rows.push_back(std::move(row));
   }
   for (auto seq : plan.inbox_seqs) del(p, store::Db::inbox, store::be64(seq));

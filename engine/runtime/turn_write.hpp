@@ -1,7 +1,8 @@
 #pragma once
 // Everything one turn writes, applied inside a single store transaction: the
-// conversation record, history entries (bounded per conversation), outbox rows,
-// timer rows, and the removal of the inbox entries (or the timer row) it consumed.
+// conversation record, history entries (bounded per conversation; read receipts and
+// reactions are sent but not recorded), outbox rows, timer rows, and the removal of
+// the inbox entries (or the timer row) it consumed.
 // apply_turn() may run more than once (the store retries a batch after growing the
 // map), so it only reads from `plan` and rewrites `out` from scratch.
 #include "lua/flow_host.hpp"

@@ -1,27 +1,22 @@
 // Configuration is strict: a typo or a wrong type names the key instead of silently
 // falling back to a default; environment variables override the file.
 #include "config/config.hpp"
+#include "support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 using namespace charla::config;
 
 namespace {
 
+// charla.json alone in a fresh directory, so relative paths in it resolve there.
 struct ConfigFile {
+  charla::test::TempDir dir;
   std::filesystem::path path;
-  explicit ConfigFile(const std::string& text) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "charla-cfg-XXXXXX").string();
-    auto dir = std::filesystem::path(mkdtemp(tmpl.data()));
-    path = dir / "charla.json";
-    std::ofstream(path) << text;
-  }
-  ~ConfigFile() { std::filesystem::remove_all(path.parent_path()); }
+  explicit ConfigFile(const std::string& text) : path(dir.write("charla.json", text)) {}
 };
 
 Env env_of(std::map<std::string, std::string> vars) {

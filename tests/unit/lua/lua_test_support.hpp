@@ -2,49 +2,20 @@
 // Helpers for the Lua host tests: flow files written into a fresh temp directory, a
 // host on a private io_context, and turns run to completion.
 #include "lua/flow_host.hpp"
+#include "support/temp_dir.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <random>
 #include <string>
 
 namespace charla::lua::test {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("charla-lua-" + std::to_string(rd()) + "-" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
-  fs::path write(const std::string& name, const std::string& text) const {
-    const fs::path file = path_ / name;
-    fs::create_directories(file.parent_path());
-    std::ofstream(file, std::ios::binary) << text;
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
+using charla::test::TempDir;
 
 inline HostOptions small_options() {
   HostOptions o;

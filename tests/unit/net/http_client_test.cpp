@@ -1,7 +1,9 @@
 // HttpClient against a real HTTP server on 127.0.0.1: the loop never blocks, every
 // callback runs exactly once (or never, after destruction), connections are reused.
 #include "net/http_client.hpp"
+#include "support/closed_port.hpp"
 #include "support/fake_http_server.hpp"
+#include "support/io_loop.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,38 +21,20 @@ using namespace std::chrono_literals;
 using charla::net::HttpClient;
 using charla::net::HttpRequest;
 using charla::net::HttpResponse;
+using charla::test::closed_port;
 using charla::test::FakeHttpServer;
 using charla::test::FakeReply;
 using charla::test::FakeRequest;
+using charla::test::run_for;
+using charla::test::run_until;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// Runs the loop until `done` holds or `limit` passes; returns done().
-bool run_until(boost::asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
-  auto end = Clock::now() + limit;
-  while (!done() && Clock::now() < end) {
-    if (io.stopped()) io.restart();
-    io.run_one_for(5ms);
-  }
-  return done();
-}
-
-// Keeps handlers flowing for a while (to prove that nothing else arrives).
-void run_for(boost::asio::io_context& io, std::chrono::milliseconds d) {
-  run_until(io, [] { return false; }, d);
-}
 
 HttpRequest get(std::string url) {
   HttpRequest r;
   r.url = std::move(url);
   return r;
-}
-
-std::uint16_t unused_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address_v4("127.0.0.1"), 0});
-  return a.local_endpoint().port();  // closed on return: nobody listens there
 }
 
 }  // namespace
@@ -272,7 +256,7 @@ TEST_CASE("connection refused and bad URLs are errors", "[net]") {
   boost::asio::io_context io;
   HttpClient client(io);
   std::optional<HttpResponse> refused, bad, scheme;
-  client.request(get("http://127.0.0.1:" + std::to_string(unused_port()) + "/"),
+  client.request(get("http://127.0.0.1:" + std::to_string(closed_port()) + "/"),
                  [&](HttpResponse r) { refused = std::move(r); });
   client.request(get("not a url"), [&](HttpResponse r) { bad = std::move(r); });
   client.request(get("file:///etc/passwd"), [&](HttpResponse r) { scheme = std::move(r); });

@@ -1,5 +1,6 @@
 // ctx:llm against a fake OpenAI-compatible server over real HTTP on 127.0.0.1.
 #include "llm/llm_plugin.hpp"
+#include "support/closed_port.hpp"
 #include "support/fake_llm.hpp"
 #include "unit/plugins/plugin_harness.hpp"
 
@@ -10,6 +11,7 @@ using namespace std::chrono_literals;
 using charla::PluginCall;
 using charla::plugins::llm::LlmError;
 using charla::plugins::llm::LlmPlugin;
+using charla::test::closed_port;
 using charla::test::FakeLlm;
 using charla::test::LlmStep;
 using charla::test::make_call;
@@ -281,12 +283,7 @@ TEST_CASE("llm: configuration", "[llm]") {
 }
 
 TEST_CASE("llm: connection refused is retried, then network", "[llm]") {
-  std::uint16_t port;
-  {
-    boost::asio::io_context tmp;
-    boost::asio::ip::tcp::acceptor a(tmp, {boost::asio::ip::make_address_v4("127.0.0.1"), 0});
-    port = a.local_endpoint().port();
-  }
+  const std::uint16_t port = closed_port();
   boost::asio::io_context io;
   auto plugin = make_plugin("llm", io, {{"base_url", "http://127.0.0.1:" + std::to_string(port) + "/v1"}, {"retry_backoff_ms", 10}});
   Outcome out;

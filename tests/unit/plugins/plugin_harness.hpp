@@ -2,12 +2,12 @@
 // Drives a plugin the way a worker does: one io_context run by the test, plugins
 // built through the registry, replies captured with the number of times done ran.
 #include "plugin/plugin.hpp"
+#include "support/io_loop.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
 
@@ -51,19 +51,5 @@ struct Outcome {
   std::string message() const { return reply.error.is_object() ? reply.error.value("message", "") : ""; }
   long long ms() const { return std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count(); }
 };
-
-inline bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
-                      std::chrono::milliseconds limit = std::chrono::seconds(15)) {
-  auto end = Clock::now() + limit;
-  while (!done() && Clock::now() < end) {
-    if (io.stopped()) io.restart();
-    io.run_one_for(std::chrono::milliseconds(5));
-  }
-  return done();
-}
-
-inline void run_for(boost::asio::io_context& io, std::chrono::milliseconds d) {
-  run_until(io, [] { return false; }, d);
-}
 
 }  // namespace charla::test

@@ -43,7 +43,7 @@ struct LlmHarness {
 
   explicit LlmHarness(nlohmann::json llm_config) {
     store::Store::Options so;
-    so.dir = dir.path / "data";
+    so.dir = dir.path() / "data";
     store = store::Store::open(so);
     runtime::EngineOptions options;
     options.workers = 2;

@@ -30,7 +30,7 @@ TEST_CASE("1,000 conversations x 20 messages from 4 threads: each sees its messa
   TempDir dir;
   auto flow = dir.write("counter.lua", kCounterFlow);
   store::Store::Options so;
-  so.dir = dir.path / "data";
+  so.dir = dir.path() / "data";
   so.durable = false;
   auto store = store::Store::open(so);
   runtime::SystemClock clock;
@@ -79,7 +79,7 @@ TEST_CASE("a redelivered message id is stored once and answered once") {
   TempDir dir;
   auto flow = dir.write("counter.lua", kCounterFlow);
   store::Store::Options so;
-  so.dir = dir.path / "data";
+  so.dir = dir.path() / "data";
   auto store = store::Store::open(so);
   runtime::SystemClock clock;
   runtime::EngineOptions options;

@@ -1,6 +1,6 @@
 // Turn semantics the runtime adds around the Lua host: fallback on failure with the
 // state unchanged, durable timers on a fake clock, recovery of unfinished inbox
-// entries, double-text merging.
+// entries, double-text merging, what the conversation history records.
 #include "runtime/conversation.hpp"
 #include "runtime_fixture.hpp"
 
@@ -24,7 +24,7 @@ struct Harness {
   explicit Harness(const std::string& flow_text) {
     auto flow = dir.write("flow.lua", flow_text);
     store::Store::Options so;
-    so.dir = dir.path / "data";
+    so.dir = dir.path() / "data";
     store = store::Store::open(so);
     channel.mark_delivered_in(*store);
     make_engine(flow);
@@ -40,7 +40,7 @@ struct Harness {
   }
   void restart() {
     engine->stop();
-    make_engine(dir.path / "flow.lua");
+    make_engine(dir.path() / "flow.lua");
     engine->start();
   }
   runtime::Conversation conversation(const std::string& user) {
@@ -209,4 +209,30 @@ TEST_CASE("dedup rows older than the retention window are pruned; newer ones sti
   CHECK(result.pruned == 1);
   CHECK_FALSE(h.store->read().get(store::Db::seen, "test:wamid.viejo"));
   CHECK(accept_all(*h.engine, {text_event("bea", "hola", "wamid.nuevo")}).duplicates == 1);
+}
+
+TEST_CASE("read receipts and reactions are sent but stay out of the history and the transcript") {
+  Harness h(R"(
+return {
+  name = "receipts", initial = "S",
+  states = { S = { message = function(ctx, msg)
+    if msg.text == "resumen" then ctx:say(ctx:transcript()) return end
+    ctx:mark_read()
+    ctx:react("👍")
+    ctx:say("recibido")
+  end } },
+}
+)");
+  h.engine->start();
+  accept_all(*h.engine, {text_event("ana", "hola", "wamid.1")});
+  REQUIRE(h.channel.wait_for(3));  // receipt, reaction and reply all reach the channel
+  accept_all(*h.engine, {text_event("ana", "resumen", "wamid.2")});
+  REQUIRE(h.channel.wait_for(4));
+  CHECK(h.texts("ana").back() == "Cliente: hola\nAsistente: recibido");
+
+  h.restart();  // the history read back from the store, not the worker's cache
+  accept_all(*h.engine, {text_event("ana", "resumen", "wamid.3")});
+  REQUIRE(h.channel.wait_for(5));
+  CHECK(h.texts("ana").back() == "Cliente: hola\nAsistente: recibido\nCliente: resumen\n"
+                                 "Asistente: Cliente: hola\nAsistente: recibido");
 }

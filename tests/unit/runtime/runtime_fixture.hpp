@@ -1,13 +1,12 @@
 #pragma once
-// Shared pieces for runtime tests: a temp data dir, flows written on the fly, a
-// channel that records what the engine dispatches, and bounded waiting.
+// Shared pieces for runtime tests: a channel that records what the engine
+// dispatches, inbound events, and bounded waiting. Flows are written on the fly into
+// a TempDir, which also holds the store's data dir.
 #include "runtime/engine.hpp"
+#include "support/temp_dir.hpp"
 
 #include <chrono>
 #include <condition_variable>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
@@ -16,19 +15,7 @@
 
 namespace charla::testing {
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "charla-rt-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::filesystem::path write(const std::string& name, const std::string& text) const {
-    auto p = path / name;
-    std::ofstream(p) << text;
-    return p;
-  }
-};
+using charla::test::TempDir;
 
 class RecordingChannel final : public runtime::Channel {
  public:

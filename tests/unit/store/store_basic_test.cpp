@@ -10,7 +10,8 @@
 #include "store_test_support.hpp"
 
 using namespace charla::store;
-using charla::store::test::TempDir;
+using charla::store::test::data_dir;
+using charla::test::TempDir;
 using charla::store::test::test_options;
 
 namespace {
@@ -28,8 +29,8 @@ std::string message_of(const std::function<void()>& fn) {
 
 TEST_CASE("store: a committed write reads back; missing keys are nullopt", "[store]") {
   TempDir tmp;
-  auto store = Store::open(test_options(tmp.data()));
-  REQUIRE(std::filesystem::is_directory(tmp.data()));
+  auto store = Store::open(test_options(data_dir(tmp)));
+  REQUIRE(std::filesystem::is_directory(data_dir(tmp)));
 
   store->write([](WriteTxn& txn) {
     txn.put(Db::conv, "wa:34600", R"({"state":"INICIO"})");
@@ -66,7 +67,7 @@ TEST_CASE("store: be64 keys sort numerically", "[store]") {
 
 TEST_CASE("store: scan and scan_prefix visit keys in numeric order", "[store]") {
   TempDir tmp;
-  auto store = Store::open(test_options(tmp.data()));
+  auto store = Store::open(test_options(data_dir(tmp)));
   const std::vector<std::uint64_t> seqs = {1000, 2, 256, 1, 10, 65536};
   store->write([&](WriteTxn& txn) {
     for (auto seq : seqs) txn.put(Db::history, "conv-a/" + be64(seq), std::to_string(seq));
@@ -116,7 +117,7 @@ TEST_CASE("store: reopening sees committed data and seq counters continue", "[st
   TempDir tmp;
   std::vector<std::uint64_t> first;
   {
-    auto store = Store::open(test_options(tmp.data()));
+    auto store = Store::open(test_options(data_dir(tmp)));
     for (int i = 0; i < 3; ++i)
       store->write([&](WriteTxn& txn) {
         auto seq = txn.next_seq("inbox_seq");
@@ -129,7 +130,7 @@ TEST_CASE("store: reopening sees committed data and seq counters continue", "[st
   }
   CHECK(first == std::vector<std::uint64_t>{1, 2, 3});
 
-  auto store = Store::open(test_options(tmp.data()));
+  auto store = Store::open(test_options(data_dir(tmp)));
   CHECK(store->read().get(Db::inbox, be64(3)) == "event 3");
   std::uint64_t next = 0, other = 0;
   store->write([&](WriteTxn& txn) {
@@ -144,11 +145,11 @@ TEST_CASE("store: reopening sees committed data and seq counters continue", "[st
 
 TEST_CASE("store: a data dir with another schema version is refused", "[store]") {
   TempDir tmp;
-  Store::open(test_options(tmp.data()))->write([](WriteTxn& txn) {
+  Store::open(test_options(data_dir(tmp)))->write([](WriteTxn& txn) {
     txn.put(Db::meta, "schema_version", "99");
   });
-  std::string error = message_of([&] { Store::open(test_options(tmp.data())); });
-  CHECK_THAT(error, Catch::Contains("data dir " + tmp.data().string() + " has schema version 99"));
+  std::string error = message_of([&] { Store::open(test_options(data_dir(tmp))); });
+  CHECK_THAT(error, Catch::Contains("data dir " + data_dir(tmp).string() + " has schema version 99"));
   CHECK_THAT(error, Catch::Contains("this charla expects " + std::to_string(kSchemaVersion)));
 
   Store::open(test_options(tmp.path() / "garbled"))->write([](WriteTxn& txn) {
@@ -173,8 +174,8 @@ TEST_CASE("store: open errors name the path and the reason", "[store]") {
   CHECK_THAT(error, Catch::Contains("cannot open LMDB environment in " + broken.string()));
   CHECK_THAT(error, Catch::Contains("Is a directory"));
 
-  auto store = Store::open(test_options(tmp.data()));
-  CHECK_THAT(message_of([&] { Store::open(test_options(tmp.data() / ".")); }),
+  auto store = Store::open(test_options(data_dir(tmp)));
+  CHECK_THAT(message_of([&] { Store::open(test_options(data_dir(tmp) / ".")); }),
              Catch::Contains("is already open in this process"));
 
   if (geteuid() != 0) {  // root ignores permissions
@@ -189,7 +190,7 @@ TEST_CASE("store: open errors name the path and the reason", "[store]") {
 
 TEST_CASE("store: after close, writes fail with 'store is closed'", "[store]") {
   TempDir tmp;
-  auto store = Store::open(test_options(tmp.data()));
+  auto store = Store::open(test_options(data_dir(tmp)));
   store->write([](WriteTxn& txn) { txn.put(Db::conv, "k", "v"); });
   store->close();
 
@@ -203,12 +204,12 @@ TEST_CASE("store: after close, writes fail with 'store is closed'", "[store]") {
   CHECK_THAT(message_of([&] { store->read(); }), Catch::Equals("store is closed"));
   store->flush();  // nothing pending: returns
   CHECK(store->stats().writes == 1);
-  CHECK(store->options().dir == tmp.data());
+  CHECK(store->options().dir == data_dir(tmp));
 }
 
 TEST_CASE("store: a ReadTxn is a movable snapshot that outlives close()", "[store]") {
   TempDir tmp;
-  auto store = Store::open(test_options(tmp.data()));
+  auto store = Store::open(test_options(data_dir(tmp)));
   store->write([](WriteTxn& txn) { txn.put(Db::conv, "k", "old"); });
   ReadTxn before = store->read();
   store->write([](WriteTxn& txn) { txn.put(Db::conv, "k", "new"); });
@@ -219,6 +220,6 @@ TEST_CASE("store: a ReadTxn is a movable snapshot that outlives close()", "[stor
   store->close();
   CHECK(moved.get(Db::conv, "k") == "old");  // the environment closes when this ends
   { ReadTxn gone = std::move(moved); }
-  auto reopened = Store::open(test_options(tmp.data()));  // and the dir is released
+  auto reopened = Store::open(test_options(data_dir(tmp)));  // and the dir is released
   CHECK(reopened->read().get(Db::conv, "k") == "new");
 }

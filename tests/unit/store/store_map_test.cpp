@@ -8,7 +8,8 @@
 #include "store_test_support.hpp"
 
 using namespace charla::store;
-using charla::store::test::TempDir;
+using charla::store::test::data_dir;
+using charla::test::TempDir;
 using charla::store::test::test_options;
 using charla::store::test::WriterGate;
 
@@ -25,7 +26,7 @@ Store::Options tiny_map(const std::filesystem::path& dir, std::uint64_t max = 64
 
 TEST_CASE("store: the map grows from a tiny size to hold megabytes", "[store][map]") {
   TempDir tmp;
-  auto store = Store::open(tiny_map(tmp.data()));
+  auto store = Store::open(tiny_map(data_dir(tmp)));
   const std::uint64_t initial = store->stats().map_size;
   CHECK(initial <= 128 << 10);
 
@@ -44,14 +45,14 @@ TEST_CASE("store: the map grows from a tiny size to hold megabytes", "[store][ma
   CHECK(bytes == 96 * value.size());
 
   store->close();  // a reopened store starts at least as large as its data
-  auto reopened = Store::open(tiny_map(tmp.data()));
+  auto reopened = Store::open(tiny_map(data_dir(tmp)));
   CHECK(reopened->stats().map_size >= 6ull << 20);
 }
 
 TEST_CASE("store: past max_map_size a write fails clearly and the store keeps working",
           "[store][map]") {
   TempDir tmp;
-  auto store = Store::open(tiny_map(tmp.data(), 1 << 20));
+  auto store = Store::open(tiny_map(data_dir(tmp), 1 << 20));
   const std::string huge(2 << 20, 'x');
   CHECK_THROWS_WITH(store->write([&](WriteTxn& txn) { txn.put(Db::outbox, be64(1), huge); }),
                     "LMDB map is full (max_map_size 1 MiB reached); raise store.max_map_size");
@@ -67,7 +68,7 @@ TEST_CASE("store: past max_map_size a write fails clearly and the store keeps wo
 TEST_CASE("store: an oversized write does not fail the small writes batched with it",
           "[store][map]") {
   TempDir tmp;
-  auto store = Store::open(tiny_map(tmp.data(), 1 << 20));
+  auto store = Store::open(tiny_map(data_dir(tmp), 1 << 20));
   std::vector<std::string> errors(3, "<not called>");
   auto record = [&](int i) { return [&errors, i](const std::string& e) { errors[i] = e; }; };
   {
@@ -92,7 +93,7 @@ TEST_CASE("store: an oversized write does not fail the small writes batched with
 TEST_CASE("store: a WriteFn that swallows MDB_MAP_FULL still gets the map grown",
           "[store][map]") {
   TempDir tmp;
-  auto store = Store::open(tiny_map(tmp.data()));
+  auto store = Store::open(tiny_map(data_dir(tmp)));
   int runs = 0;
   store->write([&](WriteTxn& txn) {
     ++runs;
@@ -109,7 +110,7 @@ TEST_CASE("store: a WriteFn that swallows MDB_MAP_FULL still gets the map grown"
 // writes the same way (EFBIG instead of ENOSPC).
 TEST_CASE("store: an I/O error at commit becomes an error string", "[store][map]") {
   TempDir tmp;
-  auto store = Store::open(test_options(tmp.data()));
+  auto store = Store::open(test_options(data_dir(tmp)));
   store->write([](WriteTxn& txn) { txn.put(Db::conv, "before", "1"); });
 
   rlimit saved{};

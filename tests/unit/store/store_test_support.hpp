@@ -1,37 +1,19 @@
 #pragma once
-// Shared helpers for the store tests: a fresh temporary data dir per test and a gate
+// Shared helpers for the store tests: a data dir inside the test's temp dir and a gate
 // that holds the writer thread so that the next submissions land in one batch.
-#include <stdlib.h>
+#include "store/store.hpp"
+#include "support/temp_dir.hpp"
 
 #include <filesystem>
 #include <future>
 #include <memory>
-#include <stdexcept>
 #include <string>
-
-#include "store/store.hpp"
 
 namespace charla::store::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/charla-store-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path data() const { return path_ / "data"; }
-
- private:
-  std::filesystem::path path_;
-};
+// Where a test opens its store: a dir that does not exist yet inside the test's
+// TempDir, so Store::open's own creation of the data dir is exercised too.
+inline std::filesystem::path data_dir(const charla::test::TempDir& tmp) { return tmp.path() / "data"; }
 
 // Sanitizer allocators serve LMDB's ~3 MB allocation per nested transaction with a
 // fresh mapping (several ms each, vs. microseconds with glibc): bulk tests do less there.

@@ -11,14 +11,15 @@
 #include "store_test_support.hpp"
 
 using namespace charla::store;
-using charla::store::test::TempDir;
+using charla::store::test::data_dir;
+using charla::test::TempDir;
 using charla::store::test::test_options;
 using charla::store::test::kBulkDivisor;
 using charla::store::test::WriterGate;
 
 TEST_CASE("store: a WriteFn that throws rolls back only its own writes", "[store][writer]") {
   TempDir tmp;
-  auto store = Store::open(test_options(tmp.data()));
+  auto store = Store::open(test_options(data_dir(tmp)));
   std::vector<std::string> errors(4, "<not called>");
   bool saw_b = true;
   auto record = [&](int i) { return [&errors, i](const std::string& e) { errors[i] = e; }; };
@@ -58,7 +59,7 @@ TEST_CASE("store: a WriteFn that throws rolls back only its own writes", "[store
 
 TEST_CASE("store: write() throws StoreError with the WriteFn's message", "[store][writer]") {
   TempDir tmp;
-  auto store = Store::open(test_options(tmp.data()));
+  auto store = Store::open(test_options(data_dir(tmp)));
   CHECK_THROWS_MATCHES(store->write([](WriteTxn&) { throw std::invalid_argument("bad age"); }),
                        StoreError, Catch::Message("bad age"));
   CHECK_THROWS_WITH(store->write([](WriteTxn& txn) { txn.put(Db::conv, std::string(600, 'k'), "v"); }),
@@ -69,7 +70,7 @@ TEST_CASE("store: write() throws StoreError with the WriteFn's message", "[store
 
 TEST_CASE("store: group commit batches concurrent writes", "[store][writer]") {
   TempDir tmp;
-  auto options = test_options(tmp.data());
+  auto options = test_options(data_dir(tmp));
   options.durable = true;  // a real fsync per commit, as in production
   auto store = Store::open(options);
   constexpr int kThreads = 4, kPerThread = 500 / kBulkDivisor, kTotal = kThreads * kPerThread;
@@ -108,7 +109,7 @@ TEST_CASE("store: group commit batches concurrent writes", "[store][writer]") {
 
 TEST_CASE("store: max_batch caps the WriteFns per commit", "[store][writer]") {
   TempDir tmp;
-  auto options = test_options(tmp.data());
+  auto options = test_options(data_dir(tmp));
   options.max_batch = 3;
   auto store = Store::open(options);
   {
@@ -126,7 +127,7 @@ TEST_CASE("store: max_batch caps the WriteFns per commit", "[store][writer]") {
 
 TEST_CASE("store: flush returns after every earlier Done ran", "[store][writer]") {
   TempDir tmp;
-  auto store = Store::open(test_options(tmp.data()));
+  auto store = Store::open(test_options(data_dir(tmp)));
   std::atomic<int> done{0};
   const int writes = 200 / kBulkDivisor;
   for (int i = 0; i < writes; ++i)
@@ -139,7 +140,7 @@ TEST_CASE("store: flush returns after every earlier Done ran", "[store][writer]"
 TEST_CASE("store: the writer survives Done callbacks that throw or misuse the store",
           "[store][writer]") {
   TempDir tmp;
-  auto store = Store::open(test_options(tmp.data()));
+  auto store = Store::open(test_options(data_dir(tmp)));
   std::string misuse;
   store->submit([](WriteTxn&) {}, [](const std::string&) { throw std::runtime_error("oops"); });
   store->submit([](WriteTxn&) {}, [&](const std::string&) {
@@ -157,7 +158,7 @@ TEST_CASE("store: the writer survives Done callbacks that throw or misuse the st
 TEST_CASE("store: readers on other threads see consistent snapshots during writes",
           "[store][writer]") {
   TempDir tmp;
-  auto options = test_options(tmp.data());
+  auto options = test_options(data_dir(tmp));
   options.map_size = 64 << 10;  // grows several times while the readers run
   auto store = Store::open(options);
   std::atomic<bool> writing{true};
