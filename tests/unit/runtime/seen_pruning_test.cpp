@@ -13,7 +13,7 @@ using namespace charla::testing;
 TEST_CASE("prune_seen removes exactly the rows written before the cutoff, across many slices") {
   TempDir dir;
   store::Store::Options so;
-  so.dir = dir.path / "data";
+  so.dir = dir.path() / "data";
   auto store = store::Store::open(so);
   // 25 rows, alternating old (t=1000) and fresh (t=5000), plus one row without a time.
   store->write([](store::WriteTxn& txn) {

@@ -204,7 +204,7 @@ TEST_CASE("store: readers on other threads see consistent snapshots during write
 TEST_CASE("store: an intake write queued behind a backlog of normal writes commits first",
           "[store][writer]") {
   TempDir tmp;
-  auto options = test_options(tmp.data());
+  auto options = test_options(data_dir(tmp));
   options.max_normal_per_batch = 64;
   auto store = Store::open(options);
   std::atomic<int> normal_done{0};
@@ -239,7 +239,7 @@ TEST_CASE("store: an intake write queued behind a backlog of normal writes commi
 
 TEST_CASE("store: normal writes keep a share of each batch under sustained intake", "[store][writer]") {
   TempDir tmp;
-  auto options = test_options(tmp.data());
+  auto options = test_options(data_dir(tmp));
   options.max_batch = 8;
   options.max_normal_per_batch = 2;
   auto store = Store::open(options);
@@ -260,7 +260,7 @@ TEST_CASE("store: normal writes keep a share of each batch under sustained intak
 
 TEST_CASE("store: flush waits for intake writes submitted before it", "[store][writer]") {
   TempDir tmp;
-  auto store = Store::open(test_options(tmp.data()));
+  auto store = Store::open(test_options(data_dir(tmp)));
   std::atomic<int> done{0};
   {
     WriterGate gate(*store);
