@@ -9,6 +9,7 @@
 #include <string>
 
 #include "runtime/turn_write.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace charla;
 using namespace charla::runtime;
@@ -17,23 +18,16 @@ using nlohmann::json;
 namespace {
 
 struct TempStore {
-  std::filesystem::path dir;
+  charla::test::TempDir dir;
   std::unique_ptr<store::Store> store;
   TempStore() {
-    std::string pattern = "/tmp/charla-turn-write-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir = pattern;
     store::Store::Options o;
-    o.dir = dir / "data";
+    o.dir = dir.path() / "data";
     o.map_size = 16ull << 20;
     o.durable = false;
     store = store::Store::open(o);
   }
-  ~TempStore() {
-    store->close();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
+  ~TempStore() { store->close(); }
 };
 
 TurnPlan sample_plan() {

@@ -4,6 +4,7 @@
 // sends wait in the sender (not in curl, where the wait would count against the
 // request timeout), and sends repeated after a timeout are counted as resends.
 #include "support/fake_http_server.hpp"
+#include "support/temp_dir.hpp"
 #include "whatsapp/outbox_sender.hpp"
 
 #include <catch2/catch.hpp>
@@ -32,17 +33,7 @@ namespace {
 
 constexpr const char* kNumber = "111";
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "charla-sender-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
+using charla::test::TempDir;
 
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout) {
@@ -117,7 +108,7 @@ struct Fixture {
 
   Fixture() {
     store::Store::Options options;
-    options.dir = dir.path / "data";
+    options.dir = dir.path() / "data";
     options.map_size = 64ull << 20;
     options.durable = false;
     db = store::Store::open(options);
