@@ -32,14 +32,7 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-log() { echo "[$(date +%T)] $*" >&2; }
-wait_http() { for _ in $(seq 1 150); do curl -s -o /dev/null --max-time 1 "$1" && return 0; sleep 0.1; done; return 1; }
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOAD="$BUILD/bench/webhook_load"
 load_max()  { timeout 90 "$LOAD" --port "$1" --connections "$CONNECTIONS" --requests "$3" --users "$USERS" --secret "$SECRET" --label "$2" --max-seconds 60; }
 load_rate() { timeout 90 "$LOAD" --port "$1" --connections "$CONNECTIONS" --rate "$RATE" --duration "$RATE_SECONDS" --users "$USERS" --secret "$SECRET" --label "$2" --max-seconds 60; }

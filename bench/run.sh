@@ -61,30 +61,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
 
-log() { echo "[$(date +%T)] $*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 start_bg() {  # start_bg LOGFILE CMD... ; remembers the pid in LAST_PID
   local logfile=$1; shift
   "$@" >"$logfile" 2>&1 &
   LAST_PID=$!
   PIDS+=("$LAST_PID")
-}
-
-stop_pid() {  # graceful SIGTERM, then wait (bounded), then SIGKILL
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-wait_http() {  # wait_http URL: up to 15 s
-  for _ in $(seq 1 150); do
-    curl -s -o /dev/null --max-time 1 "$1" && return 0
-    sleep 0.1
-  done
-  echo "run.sh: $1 did not come up" >&2
-  return 1
 }
 
 graph_count() { curl -s --max-time 2 "http://127.0.0.1:$GRAPH_PORT/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
