@@ -7,8 +7,6 @@
 #      fake_graph) under the same load generator, a fresh data dir each time:
 #        max         max throughput: intake msg/s; then end-to-end replies/s at the
 #                    fake Graph (waits up to DRAIN_MAX s for the outbox to drain)
-#        max_capped  the same with curl_conn_cap.so preloaded (connections per host
-#                    capped at 64): measures the fix proposed in bench/README.md
 #        rate        fixed rate RATE msg/s: p99 ack latency; replies/s
 #        rate_low    fixed rate LOW_RATE msg/s: p99 ack latency below saturation
 #   3. engine_turns: turns through the engine without HTTP (+ store baseline)
@@ -177,7 +175,7 @@ charla_phase() {  # charla_phase NAME LOADFN DRAIN_SECONDS [PRELOAD]
   wait_drain "$3"
   t1=$(date +%s.%N)
   curl -s "http://127.0.0.1:$CHARLA_PORT/metrics" >"$OUT/metrics_$1.txt" || true
-  grep -E '^charla_(store_(commits|writes|max)|turns|whatsapp_(sent|retries))' "$OUT/metrics_$1.txt" >&2 || true
+  grep -E '^charla_(store_(commits|writes|max)|turns|whatsapp_(sent|retries|resends))' "$OUT/metrics_$1.txt" >&2 || true
   curl -s "http://127.0.0.1:$GRAPH_PORT/stats" >"$OUT/graph_$1.json"
   ps -o rss= -p "$CHARLA_PID" >"$OUT/charla_rss_kb_$1.txt" || true
   grep -c '"whatsapp_send_retry"' "$OUT/charla-$1.log" >"$OUT/charla_send_retries_$1.txt" || true
@@ -186,11 +184,7 @@ charla_phase() {  # charla_phase NAME LOADFN DRAIN_SECONDS [PRELOAD]
   stop_pid "$GRAPH"
 }
 
-CAP_SO=$TMP/curl_conn_cap.so
-cc -shared -fPIC -O2 -o "$CAP_SO" "$SRC/bench/curl_conn_cap.c" -ldl
-
 charla_phase max charla_max "$DRAIN_MAX"
-charla_phase max_capped charla_max "$DRAIN_MAX" "$CAP_SO"
 charla_phase rate charla_rate 30
 charla_phase rate_low charla_rate_low 15
 
