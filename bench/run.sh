@@ -10,6 +10,7 @@
 #        rate        fixed rate RATE msg/s: p99 ack latency; replies/s
 #        rate_low    fixed rate LOW_RATE msg/s: p99 ack latency below saturation
 #   3. engine_turns: turns through the engine without HTTP (+ store baseline)
+#   4. llm_turns: 1,000 conversations calling a fake LLM (200 ms) through ctx:llm
 #
 # Every process started here is killed on exit (trap); a watchdog ends the whole run
 # after MAX_TOTAL seconds. Results (JSON per step, charla logs, a summary) go to OUT.
@@ -87,7 +88,7 @@ if [[ "$BUILD_FIRST" == "1" ]]; then
   log "building (Release) in $BUILD"
   cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHARLA_TESTS=OFF -DCHARLA_BENCH=ON \
     >"$OUT/cmake.log" 2>&1
-  ninja -C "$BUILD" -j2 charla engine_turns hello_server fake_graph webhook_load >"$OUT/build.log" 2>&1
+  ninja -C "$BUILD" -j2 charla engine_turns llm_turns hello_server fake_graph webhook_load >"$OUT/build.log" 2>&1
 fi
 CHARLA=$BUILD/charla
 [[ -x "$CHARLA" ]] || CHARLA=$(find "$BUILD" -type f -name charla -perm -u+x | head -1)
@@ -192,6 +193,9 @@ charla_phase rate_low charla_rate_low 15
 log "3. engine_turns"
 timeout 150 "$BUILD/bench/engine_turns" --flow "$SRC/flows/insurance.lua" --conversations "$CONVERSATIONS" \
   >"$OUT/engine_turns.json" 2>"$OUT/engine_turns.log"
+
+log "4. llm_turns"
+timeout 120 "$BUILD/bench/llm_turns" >"$OUT/llm_turns.json" 2>"$OUT/llm_turns.log"
 
 # ------------------------------------------------------------------------------------
 python3 "$SRC/bench/summarize.py" "$OUT" | tee "$OUT/summary.md"

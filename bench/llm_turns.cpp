@@ -1,0 +1,272 @@
+// llm_turns: turns that call the LLM plugin, through the engine without HTTP intake.
+//
+// A durable Store in a temp dir, an Engine with 2 workers and a flow whose message
+// handler answers with ctx:llm{prompt = msg.text}, against a fake OpenAI-compatible
+// server over real HTTP on 127.0.0.1 (tests/support/fake_llm.hpp) that answers after a
+// fixed latency. Phases, each on a fresh store and engine:
+//
+//   baseline   the same flow with ctx:say(msg.text) instead of the LLM: turns/s and
+//              CPU per turn of the engine alone, in the same run
+//   llm        --conversations conversations, each sends --rounds messages, the next
+//              only after the reply to the previous committed (closed loop), with a
+//              --latency-ms LLM: turns/s against the bound conversations / latency,
+//              latency accepted -> committed, CPU per LLM call
+//   suspended  every conversation sends one message to a --hold-ms LLM; while all the
+//              turns wait on it, RSS growth over the idle engine / conversations gives
+//              the memory per suspended turn
+//
+// Prints one JSON object on stdout; progress on stderr. Every wait is bounded.
+//
+//   llm_turns [--conversations 1000] [--rounds 5] [--latency-ms 200] [--hold-ms 2000]
+//             [--workers 2] [--phase-timeout 60]
+#include "log/log.hpp"
+#include "runtime/channel.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/engine.hpp"
+#include "store/store.hpp"
+#include "support/fake_llm.hpp"
+#include "support/temp_dir.hpp"
+
+#include <malloc.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Steady = std::chrono::steady_clock;
+using namespace charla;
+
+namespace {
+
+struct Args {
+  int conversations = 1000;
+  int rounds = 5;
+  int latency_ms = 200;
+  int hold_ms = 2000;
+  int workers = 2;
+  double phase_timeout_s = 60;
+};
+
+long rss_anon_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("RssAnon:", 0) == 0) return std::atol(line.c_str() + 8);
+  return 0;
+}
+
+double process_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+std::string loadavg() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+json latency_json(std::vector<std::uint32_t> us) {
+  if (us.empty()) return json{{"count", 0}};
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))] / 1000.0; };
+  return {{"count", us.size()}, {"p50_ms", at(0.5)}, {"p99_ms", at(0.99)}, {"max_ms", us.back() / 1000.0}};
+}
+
+class NullChannel final : public runtime::Channel {
+ public:
+  std::string name() const override { return "bench"; }
+  void dispatch(std::vector<runtime::OutboundRow>) override {}
+};
+
+runtime::InboundEvent event(int conversation, int round) {
+  runtime::InboundEvent e;
+  e.channel = "bench";
+  e.account = "acct";
+  e.user = std::to_string(5215500000000ull + static_cast<std::uint64_t>(conversation));
+  e.conversation = runtime::conversation_key(e.channel, e.account, e.user);
+  e.dedup_id = "wamid." + e.user + "." + std::to_string(round);
+  e.payload = {{"id", e.dedup_id}, {"type", "text"}, {"text", "¿qué cubre el seguro? " + std::to_string(round)}};
+  e.accepted_at = Steady::now();
+  return e;
+}
+
+// One engine on a fresh store, driven in a closed loop: each committed turn of a
+// conversation sends its next message until `rounds` are done.
+class Run {
+ public:
+  Run(const Args& a, const std::string& flow_text, const std::string& llm_url, int rounds)
+      : a_(a), rounds_(rounds), round_(static_cast<std::size_t>(a.conversations), 0) {
+    store::Store::Options so;
+    so.dir = dir_.path() / "data";
+    store_ = store::Store::open(so);
+    runtime::EngineOptions o;
+    o.workers = a.workers;
+    o.flows = {dir_.write("bench.lua", flow_text)};
+    o.plugins = {{"llm", {{"base_url", llm_url}, {"api_key", "bench"}, {"model", "fake-model"},
+                          {"timeout_ms", 30000}, {"max_concurrency", 4096}}}};
+    engine_ = std::make_unique<runtime::Engine>(o, *store_, clock_);
+    engine_->add_channel(channel_);
+    engine_->add_turn_observer([this](const runtime::TurnReport& r) { on_turn(r); });
+    engine_->start();
+  }
+  ~Run() {
+    engine_->stop();
+    store_->close();
+  }
+
+  // Sends the first message of every conversation; returns when all turns are done
+  // or the deadline passes.
+  bool drive(double timeout_s) {
+    std::vector<runtime::InboundEvent> first;
+    for (int i = 0; i < a_.conversations; ++i) first.push_back(event(i, 0));
+    engine_->accept(std::move(first), [](const runtime::AcceptResult&) {});
+    std::unique_lock lock(m_);
+    return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s),
+                        [&] { return turns_ == static_cast<std::size_t>(a_.conversations) * rounds_; });
+  }
+  std::size_t turns() {
+    std::lock_guard lock(m_);
+    return turns_;
+  }
+  std::size_t errors() {
+    std::lock_guard lock(m_);
+    return errors_;
+  }
+  std::vector<std::uint32_t> latencies() {
+    std::lock_guard lock(m_);
+    return latencies_;
+  }
+
+ private:
+  void on_turn(const runtime::TurnReport& r) {
+    if (r.timer) return;
+    const int i = static_cast<int>(std::stoull(r.user) - 5215500000000ull);
+    int next = 0;
+    {
+      std::lock_guard lock(m_);
+      ++turns_;
+      if (!r.ok) ++errors_;
+      latencies_.push_back(static_cast<std::uint32_t>(r.latency.count()));
+      next = ++round_[static_cast<std::size_t>(i)];
+      cv_.notify_all();
+    }
+    if (next < rounds_) engine_->accept({event(i, next)}, [](const runtime::AcceptResult&) {});
+  }
+
+  const Args& a_;
+  int rounds_;
+  test::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  runtime::SystemClock clock_;
+  NullChannel channel_;
+  std::unique_ptr<runtime::Engine> engine_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::vector<int> round_;
+  std::size_t turns_ = 0, errors_ = 0;
+  std::vector<std::uint32_t> latencies_;
+};
+
+const char* kLlmFlow = R"lua(
+return { name = "bench", initial = "S", states = { S = { message = function(ctx, msg)
+  local answer, err = ctx:llm{ prompt = msg.text }
+  if not answer then return ctx:say("error " .. err.code) end
+  ctx:say(answer)
+end } } }
+)lua";
+
+const char* kSayFlow = R"lua(
+return { name = "bench", initial = "S", states = { S = { message = function(ctx, msg)
+  ctx:say(msg.text)
+end } } }
+)lua";
+
+json closed_loop(const Args& a, const char* flow, const std::string& llm_url, const std::string& label) {
+  std::cerr << "llm_turns: " << label << " (" << a.conversations << " conversations x " << a.rounds << ")\n";
+  Run run(a, flow, llm_url, a.rounds);
+  const double cpu0 = process_cpu_s();
+  const auto t0 = Steady::now();
+  const bool complete = run.drive(a.phase_timeout_s);
+  const double secs = std::chrono::duration<double>(Steady::now() - t0).count();
+  const double cpu = process_cpu_s() - cpu0;
+  const auto turns = run.turns();
+  return {{"complete", complete}, {"turns", turns}, {"turn_errors", run.errors()}, {"seconds", secs},
+          {"turns_per_s", static_cast<double>(turns) / secs},
+          {"process_cpu_s", cpu}, {"cpu_us_per_turn", turns ? cpu * 1e6 / static_cast<double>(turns) : 0.0},
+          {"latency", latency_json(run.latencies())}};
+}
+
+json suspended(const Args& a, const std::string& llm_url) {
+  std::cerr << "llm_turns: suspended (" << a.conversations << " turns waiting " << a.hold_ms << " ms)\n";
+  Run run(a, kLlmFlow, llm_url, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  malloc_trim(0);
+  const long idle_kb = rss_anon_kb();
+  long peak_kb = idle_kb;
+  std::thread sampler([&] {
+    const auto end = Steady::now() + std::chrono::milliseconds(a.hold_ms - 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(a.hold_ms / 2));  // all accepted and suspended
+    while (Steady::now() < end) {
+      peak_kb = std::max(peak_kb, rss_anon_kb());
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  const bool complete = run.drive(a.phase_timeout_s);
+  sampler.join();
+  const double per_turn = static_cast<double>(peak_kb - idle_kb) * 1024.0 / a.conversations;
+  return {{"complete", complete}, {"turns", run.turns()}, {"idle_anon_kb", idle_kb}, {"suspended_anon_kb", peak_kb},
+          {"bytes_per_suspended_turn", per_turn},
+          {"note", "RSS growth while every turn waits on the LLM: Lua coroutine + ctx, the pending curl "
+                   "request and its connection, the engine's turn context"}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    const int v = std::atoi(argv[i + 1]);
+    if (k == "--conversations") a.conversations = v;
+    else if (k == "--rounds") a.rounds = v;
+    else if (k == "--latency-ms") a.latency_ms = v;
+    else if (k == "--hold-ms") a.hold_ms = v;
+    else if (k == "--workers") a.workers = v;
+    else if (k == "--phase-timeout") a.phase_timeout_s = v;
+    else {
+      std::cerr << "llm_turns: unknown option " << k << "\n";
+      return 2;
+    }
+  }
+  log::set_level(log::Level::warn);
+  test::FakeLlm llm;
+  llm.set_default(test::LlmStep::reply("Cubre fallecimiento por cualquier causa.", std::chrono::milliseconds(a.latency_ms)));
+  json out{{"load_at_start", loadavg()}, {"conversations", a.conversations}, {"rounds", a.rounds},
+           {"llm_latency_ms", a.latency_ms}, {"workers", a.workers}};
+  out["baseline"] = closed_loop(a, kSayFlow, llm.base_url(), "baseline (no LLM)");
+  out["llm"] = closed_loop(a, kLlmFlow, llm.base_url(), "llm");
+  const double bound = a.conversations * 1000.0 / a.latency_ms;
+  out["llm"]["bound_turns_per_s"] = bound;
+  out["llm"]["ratio_to_bound"] = out["llm"]["turns_per_s"].get<double>() / bound;
+  const double extra = out["llm"]["cpu_us_per_turn"].get<double>() - out["baseline"]["cpu_us_per_turn"].get<double>();
+  out["llm"]["cpu_us_per_llm_call_over_baseline"] = extra;
+  llm.set_default(test::LlmStep::reply("Cubre fallecimiento por cualquier causa.", std::chrono::milliseconds(a.hold_ms)));
+  out["suspended"] = suspended(a, llm.base_url());
+  out["load_at_end"] = loadavg();
+  std::cout << out.dump(2) << std::endl;
+  return 0;
+}
