@@ -36,6 +36,7 @@
 #include "runtime/clock.hpp"
 #include "runtime/engine.hpp"
 #include "store/store.hpp"
+#include "bench_stats.hpp"
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -65,6 +66,8 @@ using namespace charla;
 
 namespace {
 
+using namespace charla::bench;
+
 struct Args {
   fs::path flow = "flows/insurance.lua";
   int conversations = 10'000;
@@ -84,37 +87,7 @@ const std::vector<std::string> kScript = {"hola", "35", "no", "500000", "2"};
 constexpr std::uint64_t kUserBase = 5215500000000ull;
 
 // ---------------------------------------------------------------------------------
-struct Rss {
-  long total_kb = 0, anon_kb = 0, file_kb = 0;
-};
 
-Rss read_rss() {
-  Rss r;
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto value = [&] { return std::atol(line.c_str() + line.find(':') + 1); };
-    if (line.rfind("VmRSS:", 0) == 0) r.total_kb = value();
-    if (line.rfind("RssAnon:", 0) == 0) r.anon_kb = value();
-    if (line.rfind("RssFile:", 0) == 0) r.file_kb = value();
-  }
-  return r;
-}
-
-json rss_json(const Rss& r) { return {{"rss_kb", r.total_kb}, {"anon_kb", r.anon_kb}, {"file_kb", r.file_kb}}; }
-
-json latency_json(std::vector<std::uint32_t> us) {
-  if (us.empty()) return json{{"count", 0}};
-  std::sort(us.begin(), us.end());
-  auto at = [&](double q) {
-    auto i = static_cast<std::size_t>(q * static_cast<double>(us.size() - 1));
-    return us[i] / 1000.0;
-  };
-  double sum = 0;
-  for (auto v : us) sum += v;
-  return {{"count", us.size()}, {"p50_ms", at(0.50)}, {"p90_ms", at(0.90)}, {"p99_ms", at(0.99)},
-          {"max_ms", us.back() / 1000.0}, {"mean_ms", sum / static_cast<double>(us.size()) / 1000.0}};
-}
 
 json store_json(const store::StoreStats& before, const store::StoreStats& after) {
   auto commits = after.commits - before.commits;
@@ -172,19 +145,7 @@ Sched sum_sched(const std::set<int>& tids) {
   return s;
 }
 
-double process_cpu_s() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
 
-std::string loadavg() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
 
 double seconds_since(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
 

@@ -24,6 +24,7 @@
 #include "runtime/clock.hpp"
 #include "runtime/engine.hpp"
 #include "store/store.hpp"
+#include "bench_stats.hpp"
 #include "support/fake_llm.hpp"
 #include "support/temp_dir.hpp"
 
@@ -48,6 +49,8 @@ using namespace charla;
 
 namespace {
 
+using namespace charla::bench;
+
 struct Args {
   int conversations = 1000;
   int rounds = 5;
@@ -57,34 +60,9 @@ struct Args {
   double phase_timeout_s = 60;
 };
 
-long rss_anon_kb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("RssAnon:", 0) == 0) return std::atol(line.c_str() + 8);
-  return 0;
-}
 
-double process_cpu_s() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
 
-std::string loadavg() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
 
-json latency_json(std::vector<std::uint32_t> us) {
-  if (us.empty()) return json{{"count", 0}};
-  std::sort(us.begin(), us.end());
-  auto at = [&](double q) { return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))] / 1000.0; };
-  return {{"count", us.size()}, {"p50_ms", at(0.5)}, {"p99_ms", at(0.99)}, {"max_ms", us.back() / 1000.0}};
-}
 
 class NullChannel final : public runtime::Channel {
  public:
@@ -215,13 +193,13 @@ json suspended(const Args& a, const std::string& llm_url) {
   Run run(a, kLlmFlow, llm_url, 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   malloc_trim(0);
-  const long idle_kb = rss_anon_kb();
+  const long idle_kb = read_rss().anon_kb;
   long peak_kb = idle_kb;
   std::thread sampler([&] {
     const auto end = Steady::now() + std::chrono::milliseconds(a.hold_ms - 200);
     std::this_thread::sleep_for(std::chrono::milliseconds(a.hold_ms / 2));  // all accepted and suspended
     while (Steady::now() < end) {
-      peak_kb = std::max(peak_kb, rss_anon_kb());
+      peak_kb = std::max(peak_kb, read_rss().anon_kb);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
