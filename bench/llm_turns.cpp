@@ -2,8 +2,8 @@
 //
 // A durable Store in a temp dir, an Engine with 2 workers and a flow whose message
 // handler answers with ctx:llm{prompt = msg.text}, against a fake OpenAI-compatible
-// server over real HTTP on 127.0.0.1 (tests/support/fake_llm.hpp) that answers after a
-// fixed latency. Phases, each on a fresh store and engine:
+// server over real HTTP on 127.0.0.1 (tests/support/fake_llm.hpp, run in a child process
+// so its CPU and memory are not counted) that answers after a fixed latency. Phases, each on a fresh store and engine:
 //
 //   baseline   the same flow with ctx:say(msg.text) instead of the LLM: turns/s and
 //              CPU per turn of the engine alone, in the same run
@@ -29,7 +29,11 @@
 #include "support/temp_dir.hpp"
 
 #include <malloc.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -38,6 +42,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -208,9 +213,46 @@ json suspended(const Args& a, const std::string& llm_url) {
   const double per_turn = static_cast<double>(peak_kb - idle_kb) * 1024.0 / a.conversations;
   return {{"complete", complete}, {"turns", run.turns()}, {"idle_anon_kb", idle_kb}, {"suspended_anon_kb", peak_kb},
           {"bytes_per_suspended_turn", per_turn},
-          {"note", "RSS growth while every turn waits on the LLM: Lua coroutine + ctx, the pending curl "
-                   "request and its connection, the engine's turn context"}};
+          {"note", "RSS growth of the engine process while every turn waits on the LLM (the fake runs in "
+                   "another process): Lua coroutine + ctx, the pending curl request and its connection, "
+                   "the engine's turn context"}};
 }
+
+// The fake LLM runs in a child process, so that its CPU, connections and buffers are
+// not counted as the engine's. Returns the base URL; the child dies with this process.
+struct FakeLlmProcess {
+  pid_t pid = -1;
+  std::string url;
+  explicit FakeLlmProcess(int latency_ms) {
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      close(fds[0]);
+      test::FakeLlm llm;
+      llm.set_default(test::LlmStep::reply("Cubre fallecimiento por cualquier causa.", std::chrono::milliseconds(latency_ms)));
+      const std::string u = llm.base_url() + "\n";
+      if (write(fds[1], u.data(), u.size()) != static_cast<ssize_t>(u.size())) _exit(1);
+      close(fds[1]);
+      for (int i = 0; i < 600; ++i) sleep(1);  // bounded: the parent kills it long before
+      _exit(0);
+    }
+    close(fds[1]);
+    char buf[256];
+    const ssize_t n = read(fds[0], buf, sizeof buf);
+    close(fds[0]);
+    if (n <= 1) throw std::runtime_error("fake LLM process did not start");
+    url.assign(buf, static_cast<std::size_t>(n - 1));
+  }
+  ~FakeLlmProcess() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
 
 }  // namespace
 
@@ -231,19 +273,18 @@ int main(int argc, char** argv) {
     }
   }
   log::set_level(log::Level::warn);
-  test::FakeLlm llm;
-  llm.set_default(test::LlmStep::reply("Cubre fallecimiento por cualquier causa.", std::chrono::milliseconds(a.latency_ms)));
+  // Both fakes start before any thread of this process exists (fork copies one thread).
+  FakeLlmProcess llm(a.latency_ms), slow_llm(a.hold_ms);
   json out{{"load_at_start", loadavg()}, {"conversations", a.conversations}, {"rounds", a.rounds},
            {"llm_latency_ms", a.latency_ms}, {"workers", a.workers}};
-  out["baseline"] = closed_loop(a, kSayFlow, llm.base_url(), "baseline (no LLM)");
-  out["llm"] = closed_loop(a, kLlmFlow, llm.base_url(), "llm");
+  out["baseline"] = closed_loop(a, kSayFlow, llm.url, "baseline (no LLM)");
+  out["llm"] = closed_loop(a, kLlmFlow, llm.url, "llm");
   const double bound = a.conversations * 1000.0 / a.latency_ms;
   out["llm"]["bound_turns_per_s"] = bound;
   out["llm"]["ratio_to_bound"] = out["llm"]["turns_per_s"].get<double>() / bound;
   const double extra = out["llm"]["cpu_us_per_turn"].get<double>() - out["baseline"]["cpu_us_per_turn"].get<double>();
   out["llm"]["cpu_us_per_llm_call_over_baseline"] = extra;
-  llm.set_default(test::LlmStep::reply("Cubre fallecimiento por cualquier causa.", std::chrono::milliseconds(a.hold_ms)));
-  out["suspended"] = suspended(a, llm.base_url());
+  out["suspended"] = suspended(a, slow_llm.url);
   out["load_at_end"] = loadavg();
   std::cout << out.dump(2) << std::endl;
   return 0;
