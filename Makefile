@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps build run chat test test-asan test-tsan fuzz bench clean
+.PHONY: deps build run chat test test-asan test-tsan fuzz bench install clean
 
 deps:
 	@bash .ci/install-deps
@@ -40,8 +40,16 @@ fuzz: deps
 	./build-fuzz/tests/fuzz/fuzz_webhook -max_total_time=$${FUZZ_SECONDS:-60} build-fuzz/corpus-webhook
 	./build-fuzz/tests/fuzz/fuzz_outbound -max_total_time=$${FUZZ_SECONDS:-60} build-fuzz/corpus-outbound
 
+# Binary to /usr/local/bin, flows and docs to /usr/local/share, config example, env file
+# and systemd unit to /etc (docs/operations.md). PREFIX and DESTDIR are honoured.
+PREFIX ?= /usr/local
+install: deps
+	cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHARLA_TESTS=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build build-release -j $(JOBS)
+	cmake --install build-release
+
 bench: deps
 	bash bench/run.sh
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-release
