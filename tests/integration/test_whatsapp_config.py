@@ -36,8 +36,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 
-from harness import (API_VERSION, PAUSE_NUMBER, PRUEBA_NUMBER, TOKEN_B, Env, check, check_eq,  # noqa: E402
-                     new_user, parse_args, run, wait_until)
+from harness import (API_VERSION, PAUSE_NUMBER, PRUEBA_NUMBER, TOKEN_B, Env, TestFailure, check,  # noqa: E402
+                     check_eq, new_user, parse_args, run, wait_until)
 from charla_process import CharlaError, CharlaProcess  # noqa: E402
 
 NEW_TOKEN = "test-token-B-replaced"
@@ -56,7 +56,7 @@ def refusal(env, name, number, drop_env=("WHATSAPP_SINK",)):
         pass
     else:
         proc.ensure_dead()
-        raise AssertionError("charla started with %r" % number)
+        raise TestFailure("charla started with %r in its config\n%s" % (number, proc.log_tail()))
     with open(proc.stderr_path, "rb") as f:
         return proc.proc.returncode, f.read().decode("utf-8", "replace")
 
