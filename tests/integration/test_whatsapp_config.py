@@ -24,6 +24,9 @@ WHATSAPP_SINK=1 and CHARLA_SECRET_KEY. Tests, in order:
                         holds the old one)
   token_needs_secret_key  without CHARLA_SECRET_KEY: the stored token is reported as
                         unreadable at start, and replacing a token answers 409 saying why
+  removed_number_fails_not_sink  kill -9 with a reply in flight, restart without its
+                        number: the reply is "failed" with the reason (never "sink"), and
+                        once the number is back POST /admin/outbox/{seq}/retry sends it
   graceful_stop         SIGTERM -> exit code 0
 
 Python 3 standard library only; every wait is bounded; the whole file stays < 80 s.
@@ -32,12 +35,13 @@ Python 3 standard library only; every wait is bounded; the whole file stays < 80
 import copy
 import json
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 
-from harness import (API_VERSION, PAUSE_NUMBER, PRUEBA_NUMBER, TOKEN_B, Env, TestFailure, check,  # noqa: E402
-                     check_eq, new_user, parse_args, run, wait_until)
+from harness import (API_VERSION, PAUSE_NUMBER, PRUEBA_NUMBER, TOKEN_B, Env, Reply, TestFailure,  # noqa: E402
+                     check, check_eq, new_user, parse_args, run, wait_until)
 from charla_process import CharlaError, CharlaProcess  # noqa: E402
 
 NEW_TOKEN = "test-token-B-replaced"
@@ -148,6 +152,35 @@ def test_token_needs_secret_key(env):
     check_eq(send_and_token(env, "sin clave"), "Bearer " + TOKEN_B, "token without the key")
 
 
+def write_config(env, config):
+    with open(env.charla.config_path, "w") as f:
+        json.dump(config, f, indent=2)
+
+
+def test_removed_number_fails_not_sink(env):
+    user = new_user()
+    env.fake.script(user, [Reply.error("error-500.html", delay=5.0)])
+    env.send_text(PRUEBA_NUMBER, user, "en vuelo")
+    env.fake.wait_for(lambda rs: any(r.to == user for r in rs), 10, "the reply in flight")
+    env.charla.kill(signal.SIGKILL)
+    # Restarted without that number: its pending reply fails visibly, it is not sunk.
+    without = copy.deepcopy(env.config)
+    without["whatsapp"]["numbers"] = [n for n in without["whatsapp"]["numbers"]
+                                      if n["phone_number_id"] != PRUEBA_NUMBER]
+    write_config(env, without)
+    env.charla.restart()
+    row = wait_until(lambda: env.outbox_rows(to=user, status="failed"), 10, "the reply of the removed number failed")[0]
+    check("not a configured number" in row.get("last_error", ""), "last_error should say why: %r" % row)
+    check_eq(env.outbox_rows(to=user, status="sink"), [], "rows re-labelled sink by the restart")
+    # With the number back, the failed reply is retried and sent.
+    check_eq(env.charla.stop(), 0, "exit code before restoring the number")
+    write_config(env, env.config)
+    env.charla.restart()
+    check_eq(env.charla.admin("POST", "/admin/outbox/%d/retry" % row["seq"]).status, 200, "retry of the failed row")
+    env.fake.wait_for(lambda rs: any(r.to == user and r.reply and r.reply.status == 200 for r in rs), 10,
+                      "the retried reply accepted")
+
+
 def test_graceful_stop(env):
     check_eq(env.charla.stop(timeout=15), 0, "exit code after SIGTERM\n" + env.charla.log_tail(20))
 
@@ -159,6 +192,7 @@ TESTS = [
     ("sink_row_retried", test_sink_row_retried),
     ("token_survives_restart", test_token_survives_restart),
     ("token_needs_secret_key", test_token_needs_secret_key),
+    ("removed_number_fails_not_sink", test_removed_number_fails_not_sink),
     ("graceful_stop", test_graceful_stop),
 ]
 
@@ -169,8 +203,7 @@ def make_env(args):
     wa = env.config["whatsapp"]
     wa["api_base"] += "/" + API_VERSION + "/"
     wa["api_version"] = "v20.0"
-    with open(env.charla.config_path, "w") as f:
-        json.dump(env.config, f, indent=2)
+    write_config(env, env.config)
     return env.start()
 
 
