@@ -74,15 +74,19 @@ std::vector<std::string> WebhookIntake::matching_secrets(const http::Request& re
 }
 
 // The secret a body addressed to `phone_number_id` must be signed with: its number's
-// own, else the default (unknown numbers are dropped later, but only after this).
-const std::string& WebhookIntake::secret_for(const std::string& phone_number_id) const {
+// own, else the default. nullptr for a number that is not configured (when some are):
+// its items are dropped, so any of our apps may mention it without a 403 that Meta
+// would redeliver forever.
+const std::string* WebhookIntake::secret_for(const std::string& phone_number_id) const {
   const auto* number = config_.find(phone_number_id);
-  return number && !number->app_secret.empty() ? number->app_secret : config_.app_secret;
+  if (!number && !config_.numbers.empty()) return nullptr;
+  return number && !number->app_secret.empty() ? &number->app_secret : &config_.app_secret;
 }
 
 std::string WebhookIntake::foreign_number(const WebhookBatch& batch, const std::vector<std::string>& matching) const {
   auto signed_for = [&](const std::string& id) {
-    return std::find(matching.begin(), matching.end(), secret_for(id)) != matching.end();
+    const auto* secret = secret_for(id);
+    return !secret || std::find(matching.begin(), matching.end(), *secret) != matching.end();
   };
   for (auto& m : batch.messages)
     if (!signed_for(m.phone_number_id)) return m.phone_number_id;
@@ -177,6 +181,14 @@ void WebhookIntake::notify(http::Request& req, http::Respond respond) {
   };
   auto join = std::make_shared<Join>();
   join->respond = std::move(respond);
+  // Statuses of numbers that are not ours are dropped like their messages: they were
+  // not checked against any number's app secret, so they must not touch the outbox.
+  std::erase_if(batch.statuses, [&](const StatusUpdate& s) {
+    if (config_.find(s.phone_number_id) || config_.numbers.empty()) return false;
+    ++metrics_.unknown_number;
+    log::warn("webhook_unknown_number", {{"phone_number_id", s.phone_number_id}, {"status_for", s.wamid}});
+    return true;
+  });
   join->pending += static_cast<int>(batch.statuses.size());
   for (auto& s : batch.statuses)
     sender_.apply_status(s.wamid, s.status, s.timestamp, s.errors, [join](const std::string& e) { join->done(e); });

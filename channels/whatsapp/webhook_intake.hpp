@@ -30,7 +30,7 @@ class WebhookIntake {
   void notify(http::Request& req, http::Respond respond);
   // The configured app secrets the body's X-Hub-Signature-256 verifies with.
   std::vector<std::string> matching_secrets(const http::Request& req) const;
-  const std::string& secret_for(const std::string& phone_number_id) const;
+  const std::string* secret_for(const std::string& phone_number_id) const;
   // The first number the batch addresses whose app secret is not among `matching`.
   std::string foreign_number(const WebhookBatch& batch, const std::vector<std::string>& matching) const;
 

@@ -12,7 +12,8 @@ of a second app (its own secret, app_secret_env). Tests, in order:
   other_app_refused       a body for B signed with A's secret (and for A with B's) -> 403
                           naming the number; no conversation, no reply; the same for a
                           status webhook; a body addressing numbers of both apps -> 403
-                          whichever secret signed it
+                          whichever secret signed it; a number that is not configured:
+                          200 and dropped whichever app signed
   invalid_utf8            a signed body whose text holds a raw 0xFF byte -> 400 (twice, the
                           same answer, a JSON body that is valid UTF-8), the process lives,
                           and a normal message right after is answered
@@ -32,6 +33,7 @@ from harness import (PRUEBA_NUMBER, SECOND_APP_SECRET, Env, check, check_eq, new
 from charla_process import APP_SECRET  # noqa: E402
 
 APP_B_NUMBER = "123456199"   # "prueba" flow, second Meta app
+UNKNOWN_NUMBER = "123456000"  # not configured
 
 
 def conversation(env, number, user):
@@ -72,6 +74,15 @@ def test_other_app_refused(env):
         check_eq(r.status, 403, "body addressing both apps' numbers signed with one secret")
     check(conversation(env, PRUEBA_NUMBER, user) is None and conversation(env, APP_B_NUMBER, user) is None,
           "a refused mixed body created a conversation")
+    # A number that is not configured: its items are dropped (200, so Meta does not
+    # redeliver), whichever of our apps signed the body.
+    user = new_user()
+    for secret in (APP_SECRET, SECOND_APP_SECRET):
+        body, _ = env.payloads.text(UNKNOWN_NUMBER, user, "desconocido")
+        check_eq(env.charla.post_webhook(body, secret=secret).status, 200, "body for a number that is not ours")
+        r = env.charla.post_webhook(env.payloads.status(UNKNOWN_NUMBER, "wamid.Y", "read", user), secret=secret)
+        check_eq(r.status, 200, "status for a number that is not ours")
+    check(conversation(env, UNKNOWN_NUMBER, user) is None, "a conversation for a number that is not ours")
     env.fake.settle(0.5)
     check_eq([r.describe() for r in env.fake.requests() if r.text in ("eco: suplantado", "eco: mezcla")], [],
              "replies to refused bodies")
