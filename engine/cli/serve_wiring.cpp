@@ -9,6 +9,8 @@
 #include "whatsapp/token_vault.hpp"
 #include "whatsapp/webhook_intake.hpp"
 
+#include <cstdlib>
+
 namespace charla::cli {
 
 namespace {
@@ -43,6 +45,15 @@ void load_stored_tokens(config::WhatsAppConfig& wa, const store::Store& store, c
   }
 }
 
+// A number that names its token variable but finds it unset sends with the shared
+// WHATSAPP_API_TOKEN: say so, a misspelled name should not pass unnoticed.
+void warn_token_fallbacks(const config::WhatsAppConfig& wa) {
+  for (auto& n : wa.numbers)
+    if (!n.token_env.empty() && !n.token.empty() && !std::getenv(n.token_env.c_str()))
+      log::warn("whatsapp_token_fallback", {{"phone_number_id", n.phone_number_id}, {"token_env", n.token_env},
+                                            {"using", "WHATSAPP_API_TOKEN (or a token replaced through the admin API)"}});
+}
+
 std::string sink_warning(const config::WhatsAppConfig& wa) {
   if (!wa.sink_mode()) return "";
   return wa.sink ? "sink mode (whatsapp.sink / WHATSAPP_SINK): replies are stored and logged, never sent"
@@ -60,6 +71,7 @@ std::unique_ptr<ServeWiring> wire_serve(Services& services, http::Server& server
   w->vault = std::make_unique<whatsapp::TokenVault>(services.config.secret_key_hex);
   load_stored_tokens(config, *services.store, *w->vault);
   config::check_tokens(config);
+  warn_token_fallbacks(config);
   const auto warning = sink_warning(config);
   if (!warning.empty()) log::warn("whatsapp_sink_mode", {{"why", warning}});
   w->sender = std::make_unique<whatsapp::OutboxSender>(config, *services.store, *services.engine,

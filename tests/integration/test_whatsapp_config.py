@@ -11,6 +11,8 @@ WHATSAPP_SINK=1 and CHARLA_SECRET_KEY. Tests, in order:
 
   refuses_number_without_token  a number whose token_env is misspelled: `serve` exits 2
                         naming the number and the variable (no silent sink mode)
+  token_fallback_warned  the same with WHATSAPP_API_TOKEN set: it starts with that token
+                        and warns (whatsapp_token_fallback) naming the variable
   refuses_unknown_flow  a number whose flow is not loaded: exit 2 naming the flow and the
                         loaded ones
   sink_explicit_and_loud  WHATSAPP_SINK=1: a warning at start and "whatsapp": {"sink":
@@ -71,6 +73,24 @@ def test_refuses_number_without_token(env):
     check_eq(code, 2, "exit code of serve with a number without a token\n" + err)
     check("123456777" in err and "TEST_WA_TOKEN_MISSPELLED" in err and "WHATSAPP_SINK" in err,
           "the error should name the number, the variable and the way to sink mode:\n" + err)
+
+
+def test_token_fallback_warned(env):
+    # The same misspelled variable with a shared WHATSAPP_API_TOKEN: it starts, and says so.
+    config = copy.deepcopy(env.config)
+    config["whatsapp"]["numbers"].append({"phone_number_id": "123456779", "flow": "prueba",
+                                          "token_env": "TEST_WA_TOKEN_MISSPELLED"})
+    proc = CharlaProcess(env.args.charla, os.path.join(env.root, "fallback"), config,
+                         env=dict(env.charla.env, WHATSAPP_API_TOKEN="shared-token"))
+    proc.env.pop("WHATSAPP_SINK", None)
+    try:
+        proc.start(timeout=10)
+        warned = [e for e in proc.log_events("whatsapp_token_fallback") if e.get("phone_number_id") == "123456779"]
+        check(warned and warned[0].get("token_env") == "TEST_WA_TOKEN_MISSPELLED",
+              "no whatsapp_token_fallback warning naming the variable\n" + proc.log_tail())
+        check_eq(proc.stop(), 0, "exit code of the fallback run")
+    finally:
+        proc.ensure_dead()
 
 
 def test_refuses_unknown_flow(env):
@@ -187,6 +207,7 @@ def test_graceful_stop(env):
 
 TESTS = [
     ("refuses_number_without_token", test_refuses_number_without_token),
+    ("token_fallback_warned", test_token_fallback_warned),
     ("refuses_unknown_flow", test_refuses_unknown_flow),
     ("sink_explicit_and_loud", test_sink_explicit_and_loud),
     ("sink_row_retried", test_sink_row_retried),
