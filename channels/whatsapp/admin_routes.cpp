@@ -10,7 +10,7 @@ using http::Respond;
 using http::Response;
 
 void install_admin_routes(http::Server& server, const std::string& admin_token, runtime::Engine& engine,
-                          OutboxSender& sender) {
+                          OutboxSender& sender, const config::WhatsAppConfig& config, const TokenVault& vault) {
   using http::beast_http::verb;
   server.route(verb::get, "/admin/outbox", [admin_token, &engine](Request& req, Respond respond) {
     if (!http::admin_authorized(admin_token, req, respond)) return;
@@ -40,7 +40,8 @@ void install_admin_routes(http::Server& server, const std::string& admin_token, 
       respond(Response::json(200, json{{"seq", seq}, {"status", "pending"}}.dump()));
     });
   });
-  server.route(verb::post, "/admin/whatsapp/*", [admin_token, &sender](Request& req, Respond respond) {
+  server.route(verb::post, "/admin/whatsapp/*", [admin_token, &config, &vault, &engine, &sender](Request& req,
+                                                                                                 Respond respond) {
     if (!http::admin_authorized(admin_token, req, respond)) return;
     auto rest = req.path.substr(std::string("/admin/whatsapp/").size());
     auto slash = rest.find('/');
@@ -49,8 +50,24 @@ void install_admin_routes(http::Server& server, const std::string& admin_token, 
         !body.contains("token") || !body["token"].is_string() || body["token"].get<std::string>().empty())
       return respond(Response::json(400, R"({"error":"use POST /admin/whatsapp/{phone_number_id}/token with {\"token\":\"...\"}"})"));
     auto id = rest.substr(0, slash);
-    sender.replace_token(id, body["token"].get<std::string>());
-    respond(Response::json(200, json{{"phone_number_id", id}, {"token_replaced", true}}.dump()));
+    if (!config.find(id))
+      return respond(Response::json(404, json{{"error", "no configured WhatsApp number has phone_number_id " + id}}.dump(
+                                             -1, ' ', true, json::error_handler_t::replace)));
+    // A token kept only in memory would be lost at the next restart while the
+    // environment still holds the old one: refuse rather than pretend.
+    if (!vault.enabled())
+      return respond(Response::json(409, R"({"error":"CHARLA_SECRET_KEY is not set, so a replaced token cannot be kept across restarts. Set CHARLA_SECRET_KEY (64 hex characters, e.g. openssl rand -hex 32) and restart, or put the new token in the number's token environment variable and restart"})"));
+    auto token = body["token"].get<std::string>();
+    auto sealed = vault.seal(id, token);
+    engine.store().submit(
+        [id, sealed](store::WriteTxn& txn) { txn.put(store::Db::meta, TokenVault::meta_key(id), sealed); },
+        [id, token, respond, &sender](const std::string& error) {
+          if (!error.empty())
+            return respond(Response::json(500, json{{"error", "could not store the token: " + error}}.dump(
+                                                   -1, ' ', true, json::error_handler_t::replace)));
+          sender.replace_token(id, token);
+          respond(Response::json(200, json{{"phone_number_id", id}, {"token_replaced", true}, {"persisted", true}}.dump()));
+        });
   });
 }
 

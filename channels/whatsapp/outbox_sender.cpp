@@ -102,7 +102,7 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
 
   Number& number(const std::string& id) {
     auto& n = numbers[id];
-    if (n.config.phone_number_id.empty()) {  // not configured: a sink unless a default token exists
+    if (n.config.phone_number_id.empty()) {  // not configured: no token, its rows fail (retryable)
       n.config.phone_number_id = id;
     }
     return n;
@@ -159,8 +159,15 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
       if (now < r.not_before) return arm_recipient(key, r);
       auto& p = r.queue.front();
       auto& n = number(p.row.account);
-      if (n.config.token.empty()) {
+      if (config.sink_mode()) {
         sink(p);
+        r.queue.pop_front();
+        continue;
+      }
+      if (n.config.token.empty()) {
+        // Not a configured number (every configured one has a token, or serve refuses
+        // to start): failed, visible and retryable, never silently sunk.
+        finish_failed(p, "phone_number_id " + p.row.account + " is not a configured number: no Graph API token to send with");
         r.queue.pop_front();
         continue;
       }
@@ -475,14 +482,14 @@ void OutboxSender::retry_row(std::uint64_t seq, std::function<void(const std::st
         if (!raw) return;
         auto j = json::parse(*raw);
         auto status = j.value("status", "");
-        if (status != "dead" && status != "failed") return;
+        if (status != "dead" && status != "failed" && status != "sink") return;
         j["status"] = "pending";
         j["attempts"] = 0;
         txn.put(store::Db::outbox, store::be64(seq), j.dump());
         *row = runtime::OutboundRow::from_json(seq, j);
       },
       [this, row, done = std::move(done)](const std::string& error) {
-        if (error.empty() && !*row) return done("no dead or failed message with that id");
+        if (error.empty() && !*row) return done("no dead, failed or sink message with that id");
         if (error.empty()) dispatch({**row});
         done(error);
       });

@@ -18,8 +18,9 @@
 //    4^n s for the pair rate limit); after max_attempts a row is dead-lettered.
 //  - Error 190 (token invalid) pauses the number: nothing is lost; replace_token()
 //    resumes it.
-//  - With no token configured for a number the sender is a sink: rows are marked
-//    "sink" and logged instead of sent.
+//  - In sink mode (WhatsAppConfig::sink_mode(): explicit, or no number configured)
+//    rows are marked "sink" and logged instead of sent. Outside it, a row for a number
+//    without a token fails (retryable); it is never marked "sink".
 #include "config/config.hpp"
 #include "runtime/channel.hpp"
 #include "runtime/engine.hpp"
@@ -58,7 +59,7 @@ class OutboxSender final : public runtime::Channel {
                     const nlohmann::json& errors, std::function<void(const std::string&)> done);
   // Installs a new token for a number and resumes it if it was paused by error 190.
   bool replace_token(const std::string& phone_number_id, const std::string& token);
-  // Re-queues a dead-lettered or failed row (admin retry).
+  // Re-queues a row that was not sent: dead-lettered, failed or sink (admin retry).
   void retry_row(std::uint64_t seq, std::function<void(const std::string&)> done);
 
   bool paused(const std::string& phone_number_id) const;

@@ -7,6 +7,7 @@
 #include "http/server.hpp"
 #include "runtime/engine.hpp"
 #include "whatsapp/outbox_sender.hpp"
+#include "whatsapp/protocol/webhook_parser.hpp"
 
 #include <atomic>
 
@@ -27,7 +28,11 @@ class WebhookIntake {
  private:
   void verify(http::Request& req, http::Respond respond) const;
   void notify(http::Request& req, http::Respond respond);
-  bool signature_ok(const http::Request& req) const;
+  // The configured app secrets the body's X-Hub-Signature-256 verifies with.
+  std::vector<std::string> matching_secrets(const http::Request& req) const;
+  const std::string* secret_for(const std::string& phone_number_id) const;
+  // The first number the batch addresses whose app secret is not among `matching`.
+  std::string foreign_number(const WebhookBatch& batch, const std::vector<std::string>& matching) const;
 
   const config::WhatsAppConfig& config_;
   runtime::Engine& engine_;

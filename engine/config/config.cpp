@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -99,8 +100,9 @@ void read_store(ObjectReader r, Config::Store& store) {
   r.reject_unknown();
 }
 
-void read_whatsapp(ObjectReader r, WhatsAppConfig& wa) {
+void read_whatsapp(ObjectReader r, WhatsAppConfig& wa, const Env& env) {
   r.string("api_base", wa.api_base);
+  r.boolean("sink", wa.sink);
   r.string("api_version", wa.api_version);
   r.boolean("insecure_skip_signature", wa.insecure_skip_signature);
   r.integer("max_attempts", wa.max_attempts, 1, 1000);
@@ -116,11 +118,11 @@ void read_whatsapp(ObjectReader r, WhatsAppConfig& wa) {
       n.string("flow", number.flow);
       n.number("max_per_second", number.max_per_second, 0);
       // Secrets never live in the file: each number names the env vars holding them.
-      std::string token_env, secret_env;
-      n.string("token_env", token_env);
+      std::string secret_env;
+      n.string("token_env", number.token_env);
       n.string("app_secret_env", secret_env);
-      if (const char* t = token_env.empty() ? nullptr : std::getenv(token_env.c_str())) number.token = t;
-      if (const char* s = secret_env.empty() ? nullptr : std::getenv(secret_env.c_str())) number.app_secret = s;
+      if (auto t = number.token_env.empty() ? std::nullopt : env(number.token_env)) number.token = *t;
+      if (auto s = secret_env.empty() ? std::nullopt : env(secret_env)) number.app_secret = *s;
       n.reject_unknown();
       if (number.phone_number_id.empty())
         throw ConfigError("config key '" + n.qualified("phone_number_id") + "' is required");
@@ -130,7 +132,7 @@ void read_whatsapp(ObjectReader r, WhatsAppConfig& wa) {
   r.reject_unknown();
 }
 
-void read_file(const std::filesystem::path& file, Config& config) {
+void read_file(const std::filesystem::path& file, Config& config, const Env& env) {
   std::ifstream in(file);
   if (!in) throw ConfigError("cannot read config file " + file.string());
   json root;
@@ -160,7 +162,7 @@ void read_file(const std::filesystem::path& file, Config& config) {
   http.reject_unknown();
   read_lua(r.child("lua"), config.lua);
   read_store(r.child("store"), config.store);
-  read_whatsapp(r.child("whatsapp"), config.whatsapp);
+  read_whatsapp(r.child("whatsapp"), config.whatsapp, env);
   if (auto* plugins = r.take("plugins")) {
     if (!plugins->is_object()) throw ConfigError("config key 'plugins' must be an object");
     config.plugins = *plugins;
@@ -210,11 +212,22 @@ void apply_env(Config& config, const Env& env) {
   if (auto v = first_env(env, {"WHATSAPP_APP_SECRET"})) wa.app_secret = *v;
   // The single-number variables work with no config file at all.
   if (auto id = first_env(env, {"WHATSAPP_PHONE_NUMBER_ID"})) {
-    if (!wa.find(*id)) wa.numbers.push_back(WhatsAppNumber{*id, "", "", "", 80});
+    if (!wa.find(*id)) wa.numbers.push_back(WhatsAppNumber{*id, "", "", "", 80, ""});
   }
   if (auto token = first_env(env, {"WHATSAPP_API_TOKEN", "WHATSAPP_TOKEN", "WHATSAPP_ACCESS_TOKEN"})) {
     for (auto& n : wa.numbers)
       if (n.token.empty()) n.token = *token;
+  }
+  if (auto v = first_env(env, {"WHATSAPP_SINK"})) {
+    if (*v == "1" || *v == "true") wa.sink = true;
+    else if (*v == "0" || *v == "false") wa.sink = false;
+    else throw ConfigError("environment variable WHATSAPP_SINK='" + *v + "' must be 1, 0, true or false");
+  }
+  if (auto v = first_env(env, {"CHARLA_SECRET_KEY"})) {
+    if (v->size() != 64 || v->find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+      throw ConfigError("environment variable CHARLA_SECRET_KEY must be 64 hex characters (32 bytes), e.g. "
+                        "the output of `openssl rand -hex 32`; it has " + std::to_string(v->size()) + " characters");
+    config.secret_key_hex = *v;
   }
   for (auto& n : wa.numbers)
     if (n.app_secret.empty()) n.app_secret = wa.app_secret;
@@ -226,9 +239,10 @@ Config load(const std::optional<std::filesystem::path>& file, const Env& env) {
   Config config;
   if (file) {
     config.file = *file;
-    read_file(*file, config);
+    read_file(*file, config, env);
   }
   apply_env(config, env);
+  split_api_version(config.whatsapp);
   if (config.store.max_map_size_mb < config.store.map_size_mb)
     throw ConfigError("config key 'store.max_map_size_mb' must be >= 'store.map_size_mb'");
   static const std::set<std::string> levels{"debug", "info", "warn", "error", "off"};
@@ -237,6 +251,44 @@ Config load(const std::optional<std::filesystem::path>& file, const Env& env) {
   for (auto& [name, block] : config.plugins.items())
     if (!block.is_object()) throw ConfigError("config key 'plugins." + name + "' must be an object");
   return config;
+}
+
+void split_api_version(WhatsAppConfig& wa) {
+  auto& base = wa.api_base;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  const auto slash = base.rfind('/');
+  // Only a path segment after the host counts ("https://v21.example" is a host).
+  const auto host = base.find("://");
+  if (slash == std::string::npos || host == std::string::npos || slash <= host + 2) return;
+  const std::string segment = base.substr(slash + 1);
+  const auto dot = segment.find('.');
+  auto digits = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
+  if (segment.size() < 2 || segment[0] != 'v' || !digits(segment.substr(1, dot == std::string::npos ? std::string::npos : dot - 1)) ||
+      (dot != std::string::npos && !digits(segment.substr(dot + 1))))
+    return;
+  wa.api_version = segment;
+  base.erase(slash);
+}
+
+void check_tokens(const WhatsAppConfig& wa) {
+  if (wa.sink_mode()) return;
+  for (auto& n : wa.numbers) {
+    if (!n.token.empty()) continue;
+    std::string looked = n.token_env.empty() ? "" : n.token_env + " (its token_env), then ";
+    throw ConfigError("whatsapp number " + n.phone_number_id + " has no Graph API token: looked in the environment for " +
+                      looked + "WHATSAPP_API_TOKEN, WHATSAPP_TOKEN, WHATSAPP_ACCESS_TOKEN; none is set. Set one, or "
+                      "set whatsapp.sink: true (or WHATSAPP_SINK=1) to log replies instead of sending them");
+  }
+}
+
+void check_number_flows(const WhatsAppConfig& wa, const std::vector<std::string>& loaded) {
+  for (auto& n : wa.numbers) {
+    if (n.flow.empty() || std::find(loaded.begin(), loaded.end(), n.flow) != loaded.end()) continue;
+    std::string names;
+    for (auto& f : loaded) names += (names.empty() ? "" : ", ") + f;
+    throw ConfigError("whatsapp number " + n.phone_number_id + ": its flow '" + n.flow +
+                      "' is not loaded (loaded flows: " + (names.empty() ? "none" : names) + ")");
+  }
 }
 
 }  // namespace charla::config

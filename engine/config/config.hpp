@@ -23,9 +23,10 @@ class ConfigError : public std::runtime_error {
 struct WhatsAppNumber {
   std::string phone_number_id;
   std::string flow;             // flow name; empty: the default flow
-  std::string token;            // Graph API bearer token; empty: sink mode
+  std::string token;            // Graph API bearer token (required unless whatsapp.sink)
   std::string app_secret;       // for X-Hub-Signature-256
   double max_per_second = 80;   // throughput cap for this number
+  std::string token_env;        // where the token was looked for, for error messages
 };
 
 struct WhatsAppConfig {
@@ -38,9 +39,22 @@ struct WhatsAppConfig {
   std::int64_t request_timeout_ms = 15'000;
   int max_in_flight = 32;       // Graph requests in flight at once per business number
   double retry_time_scale = 1.0;  // multiplies retry delays; < 1 only in tests
+  // Explicit sink mode (whatsapp.sink / WHATSAPP_SINK=1): replies are committed and
+  // logged, never sent. Also the mode when no number is configured at all.
+  bool sink = false;
   std::vector<WhatsAppNumber> numbers;
   const WhatsAppNumber* find(const std::string& phone_number_id) const;
+  bool sink_mode() const { return sink || numbers.empty(); }
 };
+
+// A base URL that ends in a version segment ("https://graph.facebook.com/v21.0", the
+// form other WhatsApp tools use) becomes base + api_version; trailing slashes go.
+void split_api_version(WhatsAppConfig& whatsapp);
+// Outside sink mode every configured number needs a token: otherwise its replies would
+// vanish. Throws ConfigError naming the number and the environment variable expected.
+void check_tokens(const WhatsAppConfig& whatsapp);
+// Throws ConfigError when a number's `flow` names none of the loaded flows.
+void check_number_flows(const WhatsAppConfig& whatsapp, const std::vector<std::string>& loaded_flows);
 
 struct Config {
   std::filesystem::path file;       // empty when running on env vars and flags only
@@ -52,6 +66,9 @@ struct Config {
   std::string default_flow;         // empty: the first flow loaded
   std::string log_level = "info";
   std::string admin_token;
+  // CHARLA_SECRET_KEY: 32 bytes (64 hex characters) that encrypt secrets kept in the
+  // store (tokens replaced through the admin API); empty when not set.
+  std::string secret_key_hex;
 
   struct Lua {
     std::uint64_t instruction_budget = 10'000'000;

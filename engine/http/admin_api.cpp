@@ -154,17 +154,18 @@ std::string resolve_key(runtime::Engine& engine, const std::string& given) {
 
 }  // namespace
 
-void install_admin_routes(Server& server, const std::string& admin_token, runtime::Engine& engine) {
+void install_admin_routes(Server& server, const std::string& admin_token, runtime::Engine& engine,
+                          std::vector<StatusSection> status_sections) {
   using beast_http::verb;
   auto guarded = [token = admin_token](auto handler) {
     return [token, handler](Request& req, Respond respond) {
       if (admin_authorized(token, req, respond)) handler(req, std::move(respond));
     };
   };
-  auto status = guarded([&engine](Request&, Respond respond) {
+  auto status = guarded([&engine, status_sections](Request&, Respond respond) {
     auto s = engine.stats();
     auto st = engine.store().stats();
-    respond(Response::json(200, json{{"running", engine.running()},
+    json out{{"running", engine.running()},
                                      {"flows", engine.flow_names()},
                                      {"accepted", s.accepted},
                                      {"duplicates", s.duplicates},
@@ -172,8 +173,9 @@ void install_admin_routes(Server& server, const std::string& admin_token, runtim
                                      {"turn_errors", s.turn_errors},
                                      {"active_conversations", s.active_conversations},
                                      {"suspended_turns", s.suspended_turns},
-                                     {"store", {{"commits", st.commits}, {"writes", st.writes}, {"map_size", st.map_size}}}}
-                                    .dump()));
+                                     {"store", {{"commits", st.commits}, {"writes", st.writes}, {"map_size", st.map_size}}}};
+    for (auto& section : status_sections) section(out);
+    respond(Response::json(200, out.dump()));
   });
   auto list = guarded([&engine](Request& req, Respond respond) {
     respond(Response::json(200, list_conversations(engine, req).dump()));

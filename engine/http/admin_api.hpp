@@ -6,13 +6,19 @@
 #include "http/server.hpp"
 #include "runtime/engine.hpp"
 
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace charla::http {
 
 // True when the request carries the admin token; otherwise responds 401 and returns false.
 bool admin_authorized(const std::string& token, const Request& req, const Respond& respond);
 
-void install_admin_routes(Server& server, const std::string& admin_token, runtime::Engine& engine);
+// A channel's part of GET /admin/status (e.g. WhatsApp's sink mode): adds its keys.
+using StatusSection = std::function<void(nlohmann::json& status)>;
+
+void install_admin_routes(Server& server, const std::string& admin_token, runtime::Engine& engine,
+                          std::vector<StatusSection> status_sections = {});
 
 }  // namespace charla::http

@@ -48,6 +48,7 @@ Engine::~Engine() { stop(); }
 
 void Engine::add_channel(Channel& channel) { channels_[channel.name()] = &channel; }
 void Engine::add_turn_observer(TurnObserver observer) { observers_.push_back(std::move(observer)); }
+void Engine::add_flow_check(FlowCheck check) { flow_checks_.push_back(std::move(check)); }
 
 void Engine::start() {
   if (options_.flows.empty()) throw std::runtime_error("no flow configured: pass --flow FILE or set 'flows' in config");
@@ -55,6 +56,7 @@ void Engine::start() {
   flows_ = workers_.front()->loaded_flows();
   if (!options_.default_flow.empty() && !flow(options_.default_flow))
     throw std::runtime_error("default flow '" + options_.default_flow + "' is not among the loaded flows");
+  for (auto& check : flow_checks_) check(flow_names());
   for (auto& w : workers_) w->start();
   running_ = true;
   recover();

@@ -81,6 +81,10 @@ class Engine {
   void add_channel(Channel& channel);                 // before start()
   using TurnObserver = std::function<void(const TurnReport&)>;
   void add_turn_observer(TurnObserver observer);      // before start()
+  // Runs once the flows are loaded, before any turn (a channel checking the flows its
+  // config names); an exception from it makes start() fail with that exception.
+  using FlowCheck = std::function<void(const std::vector<std::string>& loaded_flows)>;
+  void add_flow_check(FlowCheck check);               // before start()
 
   // Loads the flows into every worker (throws lua::FlowError), starts the workers,
   // runs recovery (inbox, outbox, due timers) and the timer poller.
@@ -125,6 +129,7 @@ class Engine {
   const Clock& clock_;
   std::map<std::string, Channel*> channels_;
   std::vector<TurnObserver> observers_;
+  std::vector<FlowCheck> flow_checks_;
   std::vector<std::unique_ptr<class Worker>> workers_;
   std::vector<lua::FlowInfo> flows_;
   std::atomic<bool> running_{false};

@@ -11,11 +11,11 @@ One charla on 127.0.0.1 (config and LMDB in a temp dir) against a fake Graph API
                       (first, on an empty store) creates its 5 conversations; the server
                       stays up; the BSUID-only user (26) is answered with "recipient"
   verification        GET /webhook/whatsapp, /webhook, /whatsapp/webhook: right token ->
-                      200 with the (URL-decoded) challenge as the body; wrong token,
-                      missing mode/token -> 403
+                      200 with the (URL-decoded) challenge as the body; wrong token -> 403;
+                      a missing or empty mode/token/challenge, or another mode -> 400
   signature           missing / wrong / sha1-only / unprefixed signature -> 401; the vectors
                       of shared/whatsapp/signatures (incl. the re-serialised non-ASCII body
-                      -> 401, a second app's secret -> 200); invalid JSON with a valid
+                      -> 401, the second app's vector -> 401: no number here is of that app); invalid JSON with a valid
                       signature -> 400; a body over 3 MiB -> 413 (Content-Length and
                       chunked); a 2.5 MiB signed body -> 200
   graceful_stop       SIGTERM -> exit code 0
@@ -33,7 +33,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 
-from harness import (PAYLOAD_NUMBERS, Env, check, check_eq, parse_args, payload_numbers, run,  # noqa: E402
+from harness import (PAYLOAD_NUMBERS, SECOND_APP_SECRET, Env, check, check_eq, parse_args, payload_numbers, run,  # noqa: E402
                      signature_for, wait_until)
 from charla_process import VERIFY_TOKEN  # noqa: E402
 
@@ -93,19 +93,32 @@ def test_verification(env):
         check_eq(r.text, challenge, "GET %s: body must be exactly the challenge" % path)
         check(r.headers.get("content-type", "").startswith("text/plain"),
               "GET %s: content-type should be text/plain, got %r" % (path, r.headers.get("content-type")))
-        for label, params in [
-            ("wrong token", {"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": challenge}),
+        # A wrong token is refused (403); a request that is not a verification at all
+        # (a parameter missing or empty, another mode) is malformed (400), never a 200.
+        for label, params, status, says in [
+            ("wrong token", {"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": challenge},
+             403, "hub.verify_token does not match"),
             ("token of other case", {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN.upper(),
-                                     "hub.challenge": challenge}),
-            ("missing mode", {"hub.verify_token": VERIFY_TOKEN, "hub.challenge": challenge}),
-            ("wrong mode", {"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": challenge}),
-            ("missing token", {"hub.mode": "subscribe", "hub.challenge": challenge}),
+                                     "hub.challenge": challenge}, 403, "hub.verify_token does not match"),
+            ("missing mode", {"hub.verify_token": VERIFY_TOKEN, "hub.challenge": challenge}, 400, "hub.mode"),
+            ("empty mode", {"hub.mode": "", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": challenge},
+             400, "hub.mode"),
+            ("wrong mode", {"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": challenge},
+             400, "subscribe"),
+            ("missing token", {"hub.mode": "subscribe", "hub.challenge": challenge}, 400, "hub.verify_token"),
+            ("empty token", {"hub.mode": "subscribe", "hub.verify_token": "", "hub.challenge": challenge},
+             400, "hub.verify_token"),
+            ("missing challenge", {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN}, 400, "hub.challenge"),
+            ("empty challenge", {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": ""},
+             400, "hub.challenge"),
         ]:
             r = env.charla.request("GET", path + "?" + urllib.parse.urlencode(params))
-            check_eq(r.status, 403, "GET %s with %s: status" % (path, label))
+            check_eq(r.status, status, "GET %s with %s: status" % (path, label))
+            check(says in r.text, "GET %s with %s: the body should say what is wrong (%r), got %r"
+                  % (path, label, says, r.text))
             check(challenge not in r.text, "GET %s with %s must not echo the challenge" % (path, label))
         r = env.charla.request("GET", path)
-        check_eq(r.status, 403, "GET %s without any parameter: status" % path)
+        check_eq(r.status, 400, "GET %s without any parameter: status" % path)
     # Query values are URL-encoded: the challenge is echoed decoded.
     odd = "ch@llenge/with space&ñ=1"
     r = env.charla.request("GET", "/webhook/whatsapp?hub.mode=subscribe&hub.verify_token=%s&hub.challenge=%s"
@@ -186,7 +199,11 @@ def test_signature(env):
         with open(os.path.join(wa_dir, v["file"]), "rb") as f:
             raw = f.read()
         r = c.post_webhook(raw, signature=v["header"])
-        check_eq(r.status, 200 if v["valid"] else 401, "vector %s (%s)" % (v["file"], v["note"]))
+        # The second app's vector addresses a number of the first app, and no number here
+        # belongs to the second app: its secret is not configured -> 401
+        # (test_whatsapp_apps covers two apps in one process).
+        expected = 401 if not v["valid"] or v["secret"] == SECOND_APP_SECRET else 200
+        check_eq(r.status, expected, "vector %s (%s)" % (v["file"], v["note"]))
 
     # Valid signature, invalid JSON -> 400, and nothing processed.
     before = c.admin("GET", "/admin/status").json()["accepted"]

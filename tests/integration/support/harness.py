@@ -33,6 +33,7 @@ PRUEBA_NUMBER = "123456124"      # the small "prueba" flow below
 PAUSE_NUMBER = "123456125"       # "prueba", own token: paused by error 190
 PAYLOAD_NUMBERS = ["100000000000001", "100000000000002", "100000000000003"]
 SECOND_APP_SECRET = "charla-dev-secret-2"   # vectors.json, payloads/12 (another Meta app)
+SECRET_KEY = "0123456789abcdef" * 4        # CHARLA_SECRET_KEY: seals replaced tokens in the store
 
 # A small flow for the channel tests: "tres" -> three texts in order; anything else ->
 # one echo text. window_template is what a 131047 falls back to.
@@ -186,11 +187,11 @@ def base_config(source, workdir, fake_port, retry_time_scale=0.01, max_attempts=
 
 
 def payload_numbers():
-    """The shared payloads' three business numbers; the clinic one has the second app's secret."""
+    """The shared payloads' three business numbers, all of the first app (the payloads
+    are signed with its secret; a body for them signed by another app is refused)."""
     return [
         {"phone_number_id": PAYLOAD_NUMBERS[0], "flow": "insurance", "token_env": "TEST_WA_TOKEN"},
-        {"phone_number_id": PAYLOAD_NUMBERS[1], "flow": "insurance", "token_env": "TEST_WA_TOKEN",
-         "app_secret_env": "TEST_WA_SECRET_2"},
+        {"phone_number_id": PAYLOAD_NUMBERS[1], "flow": "insurance", "token_env": "TEST_WA_TOKEN"},
         {"phone_number_id": PAYLOAD_NUMBERS[2], "flow": "insurance", "token_env": "TEST_WA_TOKEN"},
     ]
 
@@ -202,7 +203,7 @@ class Env:
     """One charla + one fake Graph API in a temp directory."""
 
     def __init__(self, args, name, retry_time_scale=0.01, max_attempts=4, extra_numbers=(),
-                 fake_listening=True, whatsapp=None):
+                 fake_listening=True, whatsapp=None, extra_env=None):
         _ALL_ENVS.append(self)
         self.args = args
         self.source = args.source
@@ -215,6 +216,7 @@ class Env:
         self.config = config
         self.charla = CharlaProcess(args.charla, self.root, config, env={
             "TEST_WA_TOKEN": TOKEN, "TEST_WA_TOKEN_B": TOKEN_B, "TEST_WA_SECRET_2": SECOND_APP_SECRET,
+            "CHARLA_SECRET_KEY": SECRET_KEY, **(extra_env or {}),
         })
 
     def start(self):
