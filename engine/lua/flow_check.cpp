@@ -24,6 +24,7 @@ struct Stripped {
 Stripped strip_comments(std::string_view text) {
   Stripped out;
   bool in_long_comment = false;
+  bool in_long_string = false;
   char quote = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -31,6 +32,14 @@ Stripped strip_comments(std::string_view text) {
       out.lines.emplace_back();
       out.masks.emplace_back();
       quote = 0;
+      continue;
+    }
+    if (in_long_string) {  // [[ ... ]]: text, like a quoted string (may span lines)
+      out.add(c, true);
+      if (text.compare(i, 2, "]]") == 0) {
+        out.add(text[++i], true);
+        in_long_string = false;
+      }
       continue;
     }
     if (in_long_comment) {
@@ -44,6 +53,12 @@ Stripped strip_comments(std::string_view text) {
       out.add(c, true);
       if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') out.add(text[++i], true);
       else if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '[' && text.compare(i, 2, "[[") == 0) {
+      in_long_string = true;
+      out.add(c, true);
+      out.add(text[++i], true);
       continue;
     }
     if (c == '"' || c == '\'') {

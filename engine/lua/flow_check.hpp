@@ -1,7 +1,7 @@
 #pragma once
 // Static checks on a flow file's source text, used by the loader: returned state
 // literals, calls to helper functions and the lines of table keys for error messages.
-// A text scan, not a parser: long strings ([[...]]) are read as code.
+// A text scan, not a parser: long strings with `=` levels ([==[ ]==]) are read as code.
 #include <optional>
 #include <string>
 #include <string_view>

@@ -96,6 +96,23 @@ TEST_CASE("a handler's own return after a nested function is still checked", "[l
   CHECK_THAT(error, Contains("x.lua:8: returns unknown state 'COTIZACON'"));
 }
 
+TEST_CASE("keywords inside long strings do not end the handler early", "[lua][check]") {
+  Harness h;
+  const std::string error = load_error(h, "x.lua", R"(return {
+  name = "x", initial = "A",
+  states = {
+    A = {
+      message = function(ctx, msg)
+        ctx:say([[Hasta el end
+        del mes, if you do]])
+        return "COTIZACON"
+      end,
+    },
+  },
+})");
+  CHECK_THAT(error, Contains("x.lua:8: returns unknown state 'COTIZACON'"));
+}
+
 TEST_CASE("returns through local helper functions are transitions of the calling handler", "[lua][check]") {
   Harness h;
   const FlowInfo& info = h.load("clinica.lua", kHelperFlow);
