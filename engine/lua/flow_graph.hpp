@@ -16,8 +16,19 @@ enum class GraphFormat { mermaid, dot };
 // them, so callers report these as warnings, not errors.
 std::vector<std::string> unreachable_states(const FlowInfo& flow);
 
+// What `charla check` warns about, each with the line it concerns: states no literal
+// transition reaches; states with no literal way out that are not `final = true`
+// (a dead end the designer did not mean); final states that still lead somewhere.
+struct FlowWarning {
+  int line = 0;
+  std::string message;
+};
+std::vector<FlowWarning> flow_warnings(const FlowInfo& flow);
+
 // One edge per (from, to) pair, labelled with the handlers that make it; flow-level
-// handlers (timers, migrate) start from an "(any state)" node.
+// handlers (timers, migrate) start from an "(any state)" node. A state timeout is
+// labelled with its delay ("timeout 30m"); one that leads nowhere literally (a
+// reminder) is drawn as a loop on its state.
 std::string flow_graph(const FlowInfo& flow, GraphFormat format);
 
 }  // namespace charla::lua

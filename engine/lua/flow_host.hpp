@@ -48,7 +48,8 @@ struct Transition {
   std::string from;     // empty: a flow-level handler (timers, migrate), any state
   std::string to;
   std::string handler;  // enter, message, leave, timeout.run, timers.NAME, migrate
-  int line = 0;
+  int line = 0;         // of the literal; inside a local helper when `via` is set
+  std::string via;      // the local helper function the handler reached it through, or empty
 };
 
 struct FlowInfo {
@@ -63,6 +64,8 @@ struct FlowInfo {
   std::string llm_fallback;     // flow's `llm_fallback` text
   nlohmann::json window_template;  // flow's `window_template` table as JSON, or null
   std::vector<Transition> transitions;  // in file order
+  std::map<std::string, int> state_lines;  // line of each state's key, for check messages
+  std::vector<std::string> final_states;   // states marked `final = true` (the conversation ends there)
 };
 
 struct HostOptions {

@@ -15,7 +15,7 @@ namespace {
 
 const std::set<std::string> kTopKeys{"name",     "version",         "initial", "states",      "double_text", "fallback",
                                      "llm_fallback", "window_template", "timers",  "description", "migrate"};
-const std::set<std::string> kStateKeys{"enter", "message", "leave", "timeout", "timers", "description"};
+const std::set<std::string> kStateKeys{"enter", "message", "leave", "timeout", "timers", "description", "final"};
 
 // Restores the Lua stack however validation ends (it reports problems by throwing).
 class StackGuard {
@@ -163,6 +163,7 @@ class Validator {
       const std::string name = key_text(L_, -2);
       if (lua_type(L_, -1) != LUA_TTABLE) at(0, "state " + name + " must be a table of handlers", name);
       found.emplace_back(source_.key_line(name), name);
+      record_->info.state_lines[name] = found.back().first;
       lua_pop(L_, 1);
     }
     lua_pop(L_, 1);
@@ -187,7 +188,7 @@ class Validator {
       const int type = field(table, key.c_str());
       int at_line = source_.key_line(key, line);
       if (type == LUA_TFUNCTION) at_line = defined_line(-1);
-      fail(at_line, "state " + name + ": unknown handler '" + key + "' (expected enter, message, leave, timeout, timers)");
+      fail(at_line, "state " + name + ": unknown handler '" + key + "' (expected enter, message, leave, timeout, timers, final)");
     });
     const std::string where = "state " + name;
     const std::pair<const char*, int*> slots[] = {{"enter", &rec.enter}, {"message", &rec.message}, {"leave", &rec.leave}};
@@ -201,6 +202,11 @@ class Validator {
     lua_pop(L_, 1);
     if (field(table, "description") != LUA_TNIL && lua_type(L_, -1) != LUA_TSTRING)
       at(line, where + ": description must be a string", "description");
+    lua_pop(L_, 1);
+    if (const int type = field(table, "final"); type != LUA_TNIL) {
+      if (type != LUA_TBOOLEAN) at(line, where + ": final must be true or false", "final");
+      if (lua_toboolean(L_, -1)) record_->info.final_states.push_back(name);
+    }
     lua_settop(L_, table - 2);
   }
 
@@ -243,24 +249,67 @@ class Validator {
   }
 
   // Stores the function at `index` in the handler array and checks the state names it
-  // returns literally. Returns its 1-based index.
+  // leads to literally, also through the flow file's helper functions it calls.
+  // Returns its 1-based index.
   int handler(int index, const std::string& where, const std::string& key, int line) {
     if (lua_type(L_, index) != LUA_TFUNCTION) at(line, where + ": " + key + " must be a function", key);
-    lua_Debug ar;
-    lua_pushvalue(L_, index);
-    lua_getinfo(L_, ">S", &ar);
-    if (ar.source && ("@" + file_) == ar.source)
-      for (const auto& literal : source_.state_literals(ar.linedefined, ar.lastlinedefined)) {
-        if (!names_.count(literal.name))
-          fail(literal.line, "returns unknown state '" + literal.name + "' (" + where + " " + key + "; states: " +
-                                 join(names_) + ")");
-        const bool timer = where.size() >= 6 && where.compare(where.size() - 6, 6, "timers") == 0;
-        record_->info.transitions.push_back({reading_state_, literal.name, timer ? "timers." + key : key, literal.line});
-      }
+    index = lua_absindex(L_, index);
+    std::set<std::pair<const void*, bool>> seen;
+    follow(index, where, key, true, "", seen);
     lua_pushvalue(L_, index);
     const int slot = static_cast<int>(lua_rawlen(L_, handlers_)) + 1;
     lua_rawseti(L_, handlers_, slot);
     return slot;
+  }
+
+  // Records the transitions the function at `index` makes: its literal `return "X"`
+  // when `returns` (what it returns is what the handler returns), its ctx:go literals,
+  // and, recursively, those of the flow file's functions it calls by plain name (local
+  // helpers are its upvalues, global ones live in its _ENV).
+  void follow(int index, const std::string& where, const std::string& key, bool returns, const std::string& via,
+              std::set<std::pair<const void*, bool>>& seen) {
+    if (!seen.insert({lua_topointer(L_, index), returns}).second) return;
+    lua_Debug ar;
+    lua_pushvalue(L_, index);
+    lua_getinfo(L_, ">S", &ar);
+    if (!ar.source || ("@" + file_) != ar.source) return;
+    const auto body = source_.function_body(ar.linedefined, ar.lastlinedefined);
+    if (returns)
+      for (const auto& literal : body.returns) transition(literal, where, key, via);
+    for (const auto& literal : body.gotos) transition(literal, where, key, via);
+    for (const auto& name : body.calls) {
+      if (!push_flow_function(index, name)) continue;
+      const bool passes_on = returns && std::count(body.returned_calls.begin(), body.returned_calls.end(), name) > 0;
+      follow(lua_gettop(L_), where, key, passes_on, name, seen);
+      lua_pop(L_, 1);
+    }
+  }
+
+  // Pushes the Lua function the function at `index` sees as `name`, if it has one.
+  bool push_flow_function(int index, const std::string& name) {
+    for (int i = 1;; ++i) {
+      const char* up = lua_getupvalue(L_, index, i);
+      if (!up) return false;
+      if (name == up && lua_type(L_, -1) == LUA_TFUNCTION && !lua_iscfunction(L_, -1)) return true;
+      if (std::string_view(up) == "_ENV" && lua_type(L_, -1) == LUA_TTABLE) {
+        lua_pushstring(L_, name.c_str());
+        lua_rawget(L_, -2);
+        lua_remove(L_, -2);
+        if (lua_type(L_, -1) == LUA_TFUNCTION && !lua_iscfunction(L_, -1)) return true;
+      }
+      lua_pop(L_, 1);
+    }
+  }
+
+  void transition(const FlowSource::Literal& literal, const std::string& where, const std::string& key,
+                  const std::string& via) {
+    const std::string through = via.empty() ? "" : ", through " + via + "()";
+    if (!names_.count(literal.name))
+      fail(literal.line, "returns unknown state '" + literal.name + "' (" + where + " " + key + through +
+                             "; states: " + join(names_) + ")");
+    const bool timer = where.size() >= 6 && where.compare(where.size() - 6, 6, "timers") == 0;
+    record_->info.transitions.push_back(
+        {reading_state_, literal.name, timer ? "timers." + key : key, literal.line, via});
   }
 
   lua_State* L_;

@@ -226,6 +226,7 @@ return {
     },
 
     AGENDADA = {
+      final = true,   -- reception takes over from here
       enter = function(ctx)
         local service = find_service(ctx.data.service)
         ctx.data.requested_at = ctx:now()

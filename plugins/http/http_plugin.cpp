@@ -2,6 +2,7 @@
 
 #include "log/log.hpp"
 #include "net/http_client.hpp"
+#include "plugin/call_args.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/url/parse.hpp>
@@ -74,8 +75,7 @@ std::optional<Outgoing> parse_args(const PluginCall& call, const AllowList& allo
   if (call.method != "http") return fail("unknown method '" + call.method + "'");
   const nlohmann::json& args = call.args;
   if (!args.is_object()) return fail("expects a table of arguments with at least url=");
-  for (const auto& [key, _] : args.items())
-    if (!known.contains(key)) return fail("unknown argument '" + key + "'");
+  if (const std::string unknown = plugin_args::unknown_argument(args, known); !unknown.empty()) return fail(unknown);
 
   Outgoing out;
   if (args.contains("method")) {
@@ -130,9 +130,9 @@ std::optional<Outgoing> parse_args(const PluginCall& call, const AllowList& allo
   }
 
   if (args.contains("timeout")) {
-    const auto& t = args["timeout"];
-    if (!t.is_number() || !(t.get<double>() > 0) || t.get<double>() > 86400) return fail("'timeout' must be a number of seconds > 0");
-    out.timeout = milliseconds(static_cast<std::int64_t>(std::ceil(t.get<double>() * 1000)));
+    std::string bad;
+    out.timeout = plugin_args::call_timeout(args["timeout"], bad);
+    if (!out.timeout) return fail(bad);
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // ctx:http — HTTP requests from flows, limited to allow-listed hosts.
 //
 // Lua: local res, err = ctx:http{ url=, method= ("GET"), headers= {name=value},
-//                                 json= (table) | body= (string), timeout= (seconds) }
+//                                 json= (table) | body= (string), timeout= (ms or "3s") }
 //  - res = {status=, headers= (lower-case names), body=, json= (when the body is JSON)};
 //    HTTP error statuses are results (res.status == 500), not errors;
 //  - bad arguments, a non-http(s) URL, or a host not on the flow's allow-list raise a

@@ -1,5 +1,7 @@
 #include "llm/chat_completion.hpp"
 
+#include "plugin/call_args.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -42,11 +44,9 @@ std::optional<ChatArgs> parse_chat_args(const nlohmann::json& raw, std::string& 
     why = "llm: expects a table of arguments";
     return std::nullopt;
   }
-  for (const auto& [key, _] : args.items()) {
-    if (!known.contains(key)) {
-      why = "llm: unknown argument '" + key + "'";
-      return std::nullopt;
-    }
+  if (const std::string unknown = plugin_args::unknown_argument(args, known); !unknown.empty()) {
+    why = "llm: " + unknown;
+    return std::nullopt;
   }
   auto fail = [&](std::string text) {
     why = "llm: " + std::move(text);
@@ -96,9 +96,9 @@ std::optional<ChatArgs> parse_chat_args(const nlohmann::json& raw, std::string& 
     out.max_tokens = static_cast<std::int64_t>(t.get<double>());
   }
   if (args.contains("timeout")) {
-    const auto& t = args["timeout"];
-    if (!t.is_number() || !(t.get<double>() > 0) || t.get<double>() > 86400) return fail("'timeout' must be a number of seconds > 0");
-    out.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(t.get<double>() * 1000)));
+    std::string bad;
+    out.timeout = plugin_args::call_timeout(args["timeout"], bad);
+    if (!out.timeout) return fail(bad);
   }
   if (args.contains("json")) {
     if (!args["json"].is_boolean()) return fail("'json' must be a boolean");

@@ -25,7 +25,7 @@ struct ChatArgs {
 };
 
 // Validates the Lua table: `system`, `prompt` (string) and/or `messages` (array of
-// {role=, content=}), `model`, `temperature`, `max_tokens`, `timeout` (seconds), `json`.
+// {role=, content=}), `model`, `temperature`, `max_tokens`, `timeout` (milliseconds or "3s"), `json`.
 // On a programming error returns std::nullopt and sets `why` (raised in Lua).
 std::optional<ChatArgs> parse_chat_args(const nlohmann::json& args, std::string& why);
 

@@ -69,7 +69,7 @@ TEST_CASE("mermaid output has the start, one labelled edge per pair, and safe id
   CHECK_THAT(text, Contains("stateDiagram-v2\n"));
   CHECK_THAT(text, Contains("[*] --> s_INICIO\n"));
   CHECK_THAT(text, Contains("s_INICIO --> s_AGENDAR : message\n"));
-  CHECK_THAT(text, Contains("s_AGENDAR --> s_INICIO : timeout.run\n"));
+  CHECK_THAT(text, Contains("s_AGENDAR --> s_INICIO : timeout 10m\n"));
   CHECK_THAT(text, Contains("any_state --> s_INICIO : timers.reinicio\n"));
   CHECK_THAT(text, Contains("state \"POR-NOMBRE\" as s_POR_NOMBRE\n"));
 }
@@ -82,5 +82,5 @@ TEST_CASE("dot output quotes names and merges the handlers of one edge", "[lua][
   const std::string text = flow_graph(info, GraphFormat::dot);
   CHECK_THAT(text, Contains("digraph \"ab\" {"));
   CHECK_THAT(text, Contains("\"__start\" -> \"A\";"));
-  CHECK_THAT(text, Contains("\"A\" -> \"B\" [label=\"message, timeout.run\"];"));
+  CHECK_THAT(text, Contains("\"A\" -> \"B\" [label=\"message, timeout 5s\"];"));
 }

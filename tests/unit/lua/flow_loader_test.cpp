@@ -90,7 +90,7 @@ TEST_CASE("a misspelled handler names file, line and state", "[lua][loader]") {
   },
 })");
   CHECK_THAT(error, Contains("x.lua:6: state NEEDS_ANALYSIS: unknown handler 'mesage' "
-                             "(expected enter, message, leave, timeout, timers)"));
+                             "(expected enter, message, leave, timeout, timers, final)"));
 }
 
 TEST_CASE("a misspelled non-function state key is found by its line", "[lua][loader]") {

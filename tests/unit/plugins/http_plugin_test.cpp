@@ -141,7 +141,7 @@ TEST_CASE("http: response size limit, timeout, refused connection", "[http]") {
   Outcome big, small, hang, turn, refused;
   plugin->call(make_call("http", {{"url", server.url("/big")}}), big.done());
   plugin->call(make_call("http", {{"url", server.url("/small")}}), small.done());
-  plugin->call(make_call("http", {{"url", server.url("/hang")}, {"timeout", 0.2}}), hang.done());
+  plugin->call(make_call("http", {{"url", server.url("/hang")}, {"timeout", "200ms"}}), hang.done());
   plugin->call(make_call("http", {{"url", server.url("/hang")}}, 300ms), turn.done());
   plugin->call(make_call("http", {{"url", "http://127.0.0.1:1/"}}), refused.done());
   REQUIRE(run_until(io, [&] { return big.calls && small.calls && hang.calls && turn.calls && refused.calls; }));
@@ -186,7 +186,11 @@ TEST_CASE("http: bad arguments are argument errors", "[http]") {
   CHECK(why({{"url", "http://127.0.0.1/"}, {"headers", {{"X-A", "a\r\nX-Injected: 1"}}}}).find("line break") != std::string::npos);
   CHECK(why({{"url", "http://127.0.0.1/"}, {"method", "GE T"}}).find("'method'") != std::string::npos);
   CHECK(why({{"url", "http://127.0.0.1/"}, {"timeout", -1}}).find("'timeout'") != std::string::npos);
-  CHECK(why({{"url", "http://127.0.0.1/"}, {"verb", "GET"}}) == "http: unknown argument 'verb'");
+  CHECK(why({{"url", "http://127.0.0.1/"}, {"verb", "GET"}}) ==
+        "http: unknown argument 'verb' (expected body, headers, json, method, timeout, url)");
+  CHECK(why({{"url", "http://127.0.0.1/"}, {"timout", 3000}}).find("unknown argument 'timout' (did you mean 'timeout'?") !=
+        std::string::npos);
+  CHECK(why({{"url", "http://127.0.0.1/"}, {"timeout", "soon"}}).find("milliseconds") != std::string::npos);
   CHECK(why({{"url", "http://user@evil.example@127.0.0.1/"}}).find("not a valid URL") != std::string::npos);
 }
 

@@ -141,7 +141,7 @@ TEST_CASE("llm: 429 then 200 is retried, honouring Retry-After", "[llm]") {
   SECTION("Retry-After beyond the deadline: fail now with http_429") {
     llm.script({LlmStep::rate_limited(30)});
     Outcome out;
-    plugin->call(make_call("llm", {{"prompt", "hola"}, {"timeout", 2}}), out.done());
+    plugin->call(make_call("llm", {{"prompt", "hola"}, {"timeout", 2000}}), out.done());
     REQUIRE(run_until(io, [&] { return out.calls > 0; }));
     CHECK(out.code() == "http_429");
     CHECK(out.ms() < 500);
@@ -184,9 +184,9 @@ TEST_CASE("llm: a hanging provider times out within the deadline", "[llm]") {
   boost::asio::io_context io;
   auto plugin = make_plugin("llm", io, config_for(llm));
 
-  SECTION("the call's own timeout") {
+  SECTION("the call's own timeout, in milliseconds: 300 fails after ~0.3 s, not the turn budget") {
     Outcome out;
-    plugin->call(make_call("llm", {{"prompt", "hola"}, {"timeout", 0.3}}), out.done());
+    plugin->call(make_call("llm", {{"prompt", "hola"}, {"timeout", 300}}), out.done());
     REQUIRE(run_until(io, [&] { return out.calls > 0; }));
     CHECK(out.code() == "timeout");
     CHECK(out.ms() >= 290);
@@ -194,7 +194,7 @@ TEST_CASE("llm: a hanging provider times out within the deadline", "[llm]") {
   }
   SECTION("the turn's remaining budget") {
     Outcome out;
-    plugin->call(make_call("llm", {{"prompt", "hola"}, {"timeout", 10}}, 300ms), out.done());
+    plugin->call(make_call("llm", {{"prompt", "hola"}, {"timeout", "10s"}}, 300ms), out.done());
     REQUIRE(run_until(io, [&] { return out.calls > 0; }));
     CHECK(out.code() == "timeout");
     CHECK(out.ms() < 1000);
@@ -237,7 +237,9 @@ TEST_CASE("llm: bad arguments are argument errors", "[llm]") {
   CHECK(why(json::object()).find("needs 'prompt'") != std::string::npos);
   CHECK(why({{"system", "solo sistema"}}).find("needs 'prompt'") != std::string::npos);
   CHECK(why({{"prompt", 5}}) == "llm: 'prompt' must be a string");
-  CHECK(why({{"promt", "typo"}}) == "llm: unknown argument 'promt'");
+  CHECK(why({{"promt", "typo"}}).find("llm: unknown argument 'promt' (did you mean 'prompt'?") == 0);
+  CHECK(why({{"prompt", "x"}, {"timout", 3000}}).find("unknown argument 'timout' (did you mean 'timeout'?") !=
+        std::string::npos);
   CHECK(why({{"messages", "hola"}}).find("'messages' must be an array") != std::string::npos);
   CHECK(why({{"messages", json::array({{{"role", "user"}}})}}) == "llm: messages[1].content must be a string");
   CHECK(why({{"prompt", "x"}, {"temperature", "hot"}}).find("temperature") != std::string::npos);
@@ -245,7 +247,7 @@ TEST_CASE("llm: bad arguments are argument errors", "[llm]") {
   CHECK(why({{"prompt", "x"}, {"timeout", 0}}).find("timeout") != std::string::npos);
   CHECK(why({{"prompt", "x"}, {"json", "yes"}}).find("json") != std::string::npos);
   CHECK(llm.server().requests() == 0);
-  CHECK(concrete(plugin).metrics().argument_errors == 10);
+  CHECK(concrete(plugin).metrics().argument_errors == 11);
 }
 
 TEST_CASE("llm: configuration", "[llm]") {
@@ -343,8 +345,8 @@ TEST_CASE("llm: a queued call whose deadline passes fails with budget_exceeded",
   boost::asio::io_context io;
   auto plugin = make_plugin("llm", io, config_for(llm, {{"max_concurrency", 1}}));
   Outcome first, second;
-  plugin->call(make_call("llm", {{"prompt", "a"}, {"timeout", 2}}), first.done());
-  plugin->call(make_call("llm", {{"prompt", "b"}, {"timeout", 0.2}}), second.done());
+  plugin->call(make_call("llm", {{"prompt", "a"}, {"timeout", 2000}}), first.done());
+  plugin->call(make_call("llm", {{"prompt", "b"}, {"timeout", 200}}), second.done());
   REQUIRE(run_until(io, [&] { return second.calls > 0; }));
   CHECK(second.code() == "budget_exceeded");
   CHECK(second.ms() < 800);
