@@ -13,6 +13,8 @@ Error replies are built from the real files in shared/whatsapp/graph-responses w
 HTTP status and headers listed in its responses.json (`Reply.error("error-131056.json")`,
 `Reply.error("error-500.html")`, `Reply.error("error-429-rate-limit.json")` which carries
 `Retry-After: 17` ...). Any reply can carry a delay (seconds) applied before answering.
+`Reply.reset_connection()` answers nothing: the connection is closed abruptly (SO_LINGER 0),
+as when a proxy or the network drops it; the request counts as not delivered.
 
 The server can be created bound but not listening (`FakeGraph(listen=False)`, then
 `listen()`): connections are refused until then, which is how a test makes the Graph
@@ -27,6 +29,7 @@ import itertools
 import json
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -42,11 +45,19 @@ class Reply:
         self.headers.setdefault("Content-Type", "application/json; charset=UTF-8")
         self.delay = delay
         self.label = label or str(status)
+        self.reset = False   # True: close the connection instead of answering
 
     def with_delay(self, delay):
         r = copy.copy(self)
         r.headers = dict(self.headers)
         r.delay = delay
+        return r
+
+    @classmethod
+    def reset_connection(cls, delay=0.0):
+        """No answer: the connection is aborted (RST) after `delay` seconds."""
+        r = cls(0, b"", delay=delay, label="reset")
+        r.reset = True
         return r
 
     # Filled in by FakeGraph (needs the graph-responses directory).
@@ -273,6 +284,14 @@ class FakeGraph:
             self._in_flight[key] -= 1
             self._total_in_flight -= 1
             self._cond.notify_all()
+        if reply.reset:
+            # Abortive close: linger 0 turns the server's close into a RST.
+            try:
+                handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+            handler.close_connection = True
+            return
         try:
             handler.send_response(reply.status)
             for k, v in reply.headers.items():

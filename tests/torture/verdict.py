@@ -1,0 +1,216 @@
+"""The fault run's checks, from what the outside world saw: the load generator's
+acknowledgements, every request the fake Graph received, the engine's admin API
+(conversations, outbox dead letters) and its metrics.
+
+The flow answers each message with one text "eco <wamid> <n>", n being the
+conversation's turn number (ctx.data.n). So a reply names the inbound message and
+the turn that produced it, and:
+  - two texts for one wamid with different n  -> that message had two turns;
+  - the same text sent twice                  -> one outbox row sent twice (a resend).
+"""
+
+import bisect
+
+
+def parse_reply(text):
+    parts = (text or "").split(" ")
+    if len(parts) != 3 or parts[0] != "eco" or not parts[2].isdigit():
+        return None
+    return parts[1], int(parts[2])
+
+
+class Verdict:
+    def __init__(self):
+        self.checks = []     # (name, ok, detail)
+        self.figures = []    # (name, value)
+
+    def check(self, name, problems, summary):
+        self.checks.append((name, not problems, summary, problems[:10]))
+
+    def figure(self, name, value):
+        self.figures.append((name, value))
+
+    @property
+    def ok(self):
+        return all(ok for _, ok, _, _ in self.checks)
+
+    def print(self, out):
+        for name, value in self.figures:
+            print("  %-44s %s" % (name, value), file=out)
+        print("", file=out)
+        for name, ok, summary, problems in self.checks:
+            print("%s %-44s %s" % ("PASS" if ok else "FAIL", name, summary), file=out)
+            for p in problems:
+                print("       - %s" % p, file=out)
+
+
+def judge(messages, graph, outbox, conversations, kills, metrics, resend_window_s, metric_runs=None):
+    """messages: the load's records; graph: the fake's request dump; outbox: rows with
+    status dead/failed/pending ({status: [rows]}, plus "truncated"); conversations:
+    {(pnid, user): detail or None}; kills: SIGKILL times (monotonic); metrics:
+    {name: summed value}; metric_runs: the counters of each run of the engine, in order
+    (read just before its kill, the last one at the end). Returns a Verdict."""
+    v = Verdict()
+    acked = [m for m in messages if m["acked"] is not None]
+    index_of = {m["wamid"]: (m["pnid"], m["user"], m["index"]) for m in messages}
+
+    # Every outbox row the outside world can see: (wamid, n) -> facts.
+    rows = {}
+
+    def row(text, pnid, to):
+        parsed = parse_reply(text)
+        if parsed is None:
+            return None
+        r = rows.setdefault(parsed, {"pnid": pnid, "to": to, "ok": [], "requests": 0, "terminal": None})
+        return r
+
+    unknown_texts = 0
+    for q in graph:
+        r = row(q["text"], q["pnid"], q["to"])
+        if r is None:
+            unknown_texts += 1
+            continue
+        r["requests"] += 1
+        if q["status"] == 200:
+            r["ok"].append(q)
+    for status in ("dead", "failed", "pending"):
+        for o in outbox.get(status, []):
+            msg = o.get("message") or {}
+            r = row(msg.get("text") if isinstance(msg.get("text"), str) else (msg.get("text") or {}).get("body"),
+                    o.get("account"), o.get("to"))
+            if r is not None:
+                r["terminal"] = o
+    turns_of = {}
+    for (wamid, n), r in rows.items():
+        turns_of.setdefault(wamid, set()).add(n)
+
+    # 1. Nothing acknowledged is lost.
+    lost = ["%s (%s, message %d) got 200 at %.2f but no reply exists" % (m["wamid"], m["user"], m["index"], m["acked"])
+            for m in acked if m["wamid"] not in turns_of]
+    v.check("acknowledged messages without a turn", lost, "%d of %d acknowledged" % (len(lost), len(acked)))
+
+    # 2. Exactly one turn per inbound message.
+    dup = ["%s had %d turns: n=%s" % (w, len(ns), sorted(ns)) for w, ns in turns_of.items() if len(ns) > 1]
+    stray = ["reply for %s, which the load never sent" % w for w in turns_of if w not in index_of]
+    conv_problems = []
+    for key, detail in conversations.items():
+        mine = sorted(n for (w, n), r in rows.items() if (r["pnid"], r["to"]) == key)
+        if detail is None:
+            if mine:
+                conv_problems.append("%s: replies exist but the conversation is missing" % (key,))
+            continue
+        turns = detail.get("turns")
+        data_n = (detail.get("data") or {}).get("n")
+        if mine != list(range(1, len(mine) + 1)) or turns != len(mine) or data_n != len(mine):
+            gaps = sorted(set(range(1, max(mine + [0]) + 1)) - set(mine))
+            conv_problems.append("%s: turns=%s data.n=%s, replies for n=%d..%d, missing n=%s"
+                                 % (key, turns, data_n, mine[0] if mine else 0, mine[-1] if mine else 0, gaps[:10]))
+    v.check("duplicate turns", dup + stray, "%d messages with more than one turn" % len(dup))
+    v.check("turn count = replies = ctx.data.n", conv_problems,
+            "%d of %d conversations differ" % (len(conv_problems), len(conversations)))
+
+    # 3. Every reply delivered or dead-lettered with its reason.
+    undelivered, pending = [], outbox.get("pending", [])
+    delivered = dead = failed = 0
+    for (wamid, n), r in rows.items():
+        t = r["terminal"]
+        if r["ok"]:
+            delivered += 1
+        elif t is not None and t.get("status") in ("dead", "failed") and t.get("last_error"):
+            dead += t.get("status") == "dead"
+            failed += t.get("status") == "failed"
+        else:
+            undelivered.append("eco %s %d to %s: %d requests, none accepted; outbox row: %s"
+                               % (wamid, n, r["to"], r["requests"], t))
+    problems = undelivered + ["still pending after the drain: seq %s to %s" % (o.get("seq"), o.get("to"))
+                              for o in pending]
+    problems += ["GET /admin/outbox?status=%s returned its limit: the list may be cut" % s
+                 for s in outbox.get("truncated", [])]
+    v.check("replies delivered or dead-lettered", problems,
+            "%d delivered, %d dead-lettered, %d failed, %d neither" % (delivered, dead, failed, len(undelivered)))
+    v.figure("replies (outbox rows seen)", len(rows))
+    v.figure("dead letters (with their reasons)", "%d: %s" % (dead, _reasons(outbox.get("dead", []))))
+
+    # 4. Order per recipient: turns in acknowledgement order, deliveries in turn order.
+    order = []
+    by_key = {}
+    for (wamid, n), r in rows.items():
+        by_key.setdefault((r["pnid"], r["to"]), []).append((n, wamid))
+    for key, items in by_key.items():
+        items.sort()
+        idx = [index_of[w][2] for _, w in items if w in index_of]
+        if any(b <= a for a, b in zip(idx, idx[1:])):
+            order.append("%s: turns ran messages in the order %s" % (key, idx[:20]))
+    first_ok = {}
+    for q in graph:
+        p = parse_reply(q["text"])
+        if p and q["status"] == 200:
+            first_ok.setdefault((q["pnid"], q["to"]), [])
+            seen = first_ok[(q["pnid"], q["to"])]
+            if p[1] not in seen:
+                seen.append(p[1])
+    for key, ns in first_ok.items():
+        if any(b <= a for a, b in zip(ns, ns[1:])):
+            order.append("%s: delivered in turn order %s" % (key, ns[:20]))
+    v.check("order per recipient", order, "%d recipients out of order" % len(order))
+
+    # 5. Crash resends: the same row accepted twice by the Graph API. Each must follow a
+    # kill that came after the first request was sent: either the request was still in
+    # flight at the kill (no engine can know its fate), or the Graph API had accepted it
+    # and the engine died before the outbox recorded that: the window DESIGN.md asks to
+    # keep tiny, measured here from the acceptance to the kill.
+    kills = sorted(kills)
+    resends, in_flight, unexplained, windows, per_kill = 0, 0, [], [], {}
+    for (wamid, n), r in rows.items():
+        oks = sorted(r["ok"], key=lambda q: q["t"])
+        for first, again in zip(oks, oks[1:]):
+            resends += 1
+            i = bisect.bisect_left(kills, first["t"])
+            if i == len(kills) or kills[i] > again["t"]:
+                unexplained.append("eco %s %d sent at %.3f and again at %.3f with no kill between"
+                                   % (wamid, n, first["t"], again["t"]))
+                continue
+            per_kill[i] = per_kill.get(i, 0) + 1
+            accepted = first["answered"] if first["answered"] is not None else first["t"]
+            if accepted > kills[i]:
+                in_flight += 1
+            else:
+                windows.append(kills[i] - accepted)
+    too_wide = ["a row accepted %.0f ms before a kill was sent again (allowed: %.0f ms)" % (w * 1000, resend_window_s * 1000)
+                for w in windows if w > resend_window_s]
+    v.figure("crash resends (rows the Graph API accepted twice)", resends)
+    v.figure("  in flight at the kill / accepted before it", "%d / %d" % (in_flight, len(windows)))
+    v.figure("  per kill, max", max(per_kill.values()) if per_kill else 0)
+    if windows:
+        ws = sorted(windows)
+        v.figure("  acceptance -> kill, ms (median / max)", "%.0f / %.0f" % (ws[len(ws) // 2] * 1000, ws[-1] * 1000))
+    v.check("resends only in the crash window", unexplained + too_wide,
+            "%d resends, %d not explained by a kill, %d outside %.0f ms"
+            % (resends, len(unexplained), len(too_wide), resend_window_s * 1000))
+    # charla_whatsapp_resends_total is per process (a counter starts at 0 at each
+    # start). If it counted crash resends, the run after kill i would report at least
+    # the crash resends kill i caused (its in-process resends only add to that). A
+    # run that reports fewer proves they were not counted; more proves nothing.
+    runs = metric_runs or []
+    short = []
+    for i, caused in sorted(per_kill.items()):
+        got = runs[i + 1].get("charla_whatsapp_resends_total") if i + 1 < len(runs) else None
+        if got is not None and got < caused:
+            short.append("after SIGKILL #%d the engine resent %d rows the Graph API had already received; "
+                         "its charla_whatsapp_resends_total reached only %d" % (i + 1, caused, got))
+    counted = metrics.get("charla_whatsapp_resends_total", 0)
+    v.figure("charla_whatsapp_resends_total (sum over runs)", int(counted))
+    v.check("crash resends counted in a metric", short,
+            "%d runs counted fewer resends than the kill before them caused" % len(short))
+    if unknown_texts:
+        v.figure("Graph requests that are not 'eco' replies", unknown_texts)
+    return v
+
+
+def _reasons(rows):
+    counts = {}
+    for o in rows:
+        e = str(o.get("last_error") or "(none)")
+        counts[e[:60]] = counts.get(e[:60], 0) + 1
+    return ", ".join("%s x%d" % (k, c) for k, c in sorted(counts.items(), key=lambda kv: -kv[1])[:4]) or "-"
+
