@@ -23,6 +23,7 @@ fails, 2 on a setup error, 3 if the run exceeded its time budget.
 """
 
 import argparse
+import bisect
 import json
 import os
 import re
@@ -142,6 +143,7 @@ class Killer:
 
     def __init__(self, charla, period, restarts):
         self.charla, self.period, self.restarts = charla, period, restarts
+        self.pids = [charla.proc.pid]   # the engine process of each run
         self.kills, self.restart_s, self.metric_runs = [], [], []
         self.error = None
 
@@ -163,7 +165,20 @@ class Killer:
             self.error = "the engine did not come back after SIGKILL #%d: %s" % (len(self.kills), e)
             return
         self.restart_s.append(time.monotonic() - t0)
+        self.pids.append(self.charla.proc.pid)
         self.restarts.value += 1
+
+
+def attribute_runs(requests, pids, kills):
+    """Sets each Graph request's "run" (0 = the engine's first start): from the pid the
+    fake found, else (its sender was gone when the fake read it) the last run killed
+    before the fake read it."""
+    run_of = {pid: i for i, pid in enumerate(pids)}
+    for q in requests:
+        if q.get("pid") in run_of:
+            q["run"] = run_of[q["pid"]]
+        else:
+            q["run"] = max(0, bisect.bisect_right(kills, q["t"]) - 1)
 
 
 def drain(charla, graph, deadline):
@@ -261,6 +276,9 @@ def main():
         graph.stop()
         timer.cancel()
 
+    attribute_runs(dump["requests"], killer.pids, killer.kills)
+    with open(os.path.join(workdir, "run.json"), "w") as f:
+        json.dump({"kills": killer.kills, "metric_runs": killer.metric_runs + [final], "load": results}, f)
     v = judge(results["messages"], dump["requests"], outbox, conversations, killer.kills, summed,
               a.resend_window_ms / 1000.0, killer.metric_runs + [final])
     msgs = results["messages"]
@@ -284,6 +302,9 @@ def main():
          "%d / %s" % (len(killer.kills), "%.2f / %.2f" % (sorted(killer.restart_s)[len(killer.restart_s) // 2],
                                                          max(killer.restart_s)) if killer.restart_s else "-")),
         ("Graph requests / accepted (200)", "%d / %d" % (len(dump["requests"]), graph_ok)),
+        ("  sender process identified / by time", "%d / %d" % (
+            sum(1 for q in dump["requests"] if q.get("pid") is not None),
+            sum(1 for q in dump["requests"] if q.get("pid") is None))),
         ("faults injected", dump["faults"]),
         ("engine counters summed over runs", {k.replace("charla_whatsapp_", ""): int(x) for k, x in summed.items()}),
         ("load end -> all sent -> drained, s", "%.1f -> %.1f (drained: %s)" % (t_sent - t_load_end,

@@ -11,6 +11,12 @@ Faults, drawn per request while faults are on (seeded, so a run can be repeated)
 
 Only a 200 answer delivers a message, so "what the customer received" is exactly the
 list of 200 answers in the dump.
+
+Each request also names the engine process that sent it (the fault run restarts it
+many times): the first time a connection is seen, the socket's inode is looked up in
+/proc/net/tcp and searched among the open files of the engine processes. Timestamps
+alone cannot do this on a loaded machine: a request the engine wrote just before its
+kill may be read by this process a second later.
 """
 
 import json
@@ -40,14 +46,84 @@ def _fault_reply(kind, fake, req, retry_after, latency):
     return fake.success(req, delay=latency)
 
 
+def _inode_of(client_port, server_port):
+    """The inode of the client's end of a 127.0.0.1 connection, or None."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if (int(parts[1].rsplit(":", 1)[1], 16) == client_port
+                    and int(parts[2].rsplit(":", 1)[1], 16) == server_port):
+                return parts[9]
+    return None
+
+
+def _owned_by(pid, inode):
+    target = "socket:[%s]" % inode
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == target:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+class _OwnerOf:
+    """The pid of the engine process a connection came from (see the module
+    docstring), or None when that process was already gone. Engines are the `serve`
+    children of the fault run's process."""
+
+    def __init__(self, server_port):
+        self.server_port, self.parent = server_port, os.getppid()
+        self.cache, self.lock = {}, threading.Lock()
+
+    def engines(self):
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                if ppid != self.parent:
+                    continue
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    if b"\0serve\0" in f.read():
+                        yield int(d)
+            except (OSError, ValueError, IndexError):
+                pass
+
+    def __call__(self, client):
+        with self.lock:
+            if client in self.cache:
+                return self.cache[client]
+        inode = _inode_of(client[0], self.server_port)
+        found = None
+        if inode is not None and inode != "0":
+            found = next((pid for pid in self.engines() if _owned_by(pid, inode)), None)
+        with self.lock:
+            self.cache[client] = found
+        return found
+
+
 def _serve(conn, responses_dir, fail_rate, seed, retry_after, latency):
     fake = FakeGraph(responses_dir)
+    owner_of = _OwnerOf(fake.port)
     rng = random.Random(seed)
     lock = threading.Lock()
     state = {"faults": True}
     counts = {k: 0 for k in FAULT_KINDS}
 
     def responder(req):
+        req.pid = owner_of(req.client)
         with lock:
             if not state["faults"] or rng.random() >= fail_rate:
                 return None
@@ -68,7 +144,8 @@ def _serve(conn, responses_dir, fail_rate, seed, retry_after, latency):
             conn.send({"requests": len(reqs), "ok": sum(1 for r in reqs if r.reply and r.reply.status == 200)})
         elif cmd[0] == "dump":
             rows = [{"t": r.time, "answered": r.answered_at, "pnid": r.phone_number_id, "to": r.to, "text": r.text,
-                     "status": r.reply.status if r.reply else None, "label": r.reply.label if r.reply else None}
+                     "status": r.reply.status if r.reply else None, "label": r.reply.label if r.reply else None,
+                     "pid": getattr(r, "pid", None)}
                     for r in fake.requests()]
             with open(cmd[1], "w") as f:
                 json.dump({"requests": rows, "faults": counts}, f)

@@ -9,8 +9,6 @@ the turn that produced it, and:
   - the same text sent twice                  -> one outbox row sent twice (a resend).
 """
 
-import bisect
-
 
 def parse_reply(text):
     parts = (text or "").split(" ")
@@ -154,54 +152,62 @@ def judge(messages, graph, outbox, conversations, kills, metrics, resend_window_
             order.append("%s: delivered in turn order %s" % (key, ns[:20]))
     v.check("order per recipient", order, "%d recipients out of order" % len(order))
 
-    # 5. Crash resends: the same row accepted twice by the Graph API. Each must follow a
-    # kill that came after the first request was sent: either the request was still in
-    # flight at the kill (no engine can know its fate), or the Graph API had accepted it
-    # and the engine died before the outbox recorded that: the window DESIGN.md asks to
-    # keep tiny, measured here from the acceptance to the kill.
-    kills = sorted(kills)
-    resends, in_flight, unexplained, windows, per_kill = 0, 0, [], [], {}
+    # 5. Resends: the same row accepted twice by the Graph API. Each request carries the
+    # run of the engine that sent it (graph_faults.py). Across runs it is a crash
+    # resend: the first request was still in flight at the kill (no engine can know its
+    # fate), or the Graph API had accepted it and the engine died before the outbox
+    # recorded that: the window DESIGN.md asks to keep tiny, measured from the
+    # acceptance to the kill. Within one run the engine saw the request fail after it
+    # may have arrived (a timeout, a lost connection) and must count it in
+    # charla_whatsapp_resends_total.
+    runs = metric_runs or []
+    crash, in_flight, windows, per_kill, same_run = 0, 0, [], {}, {}
     for (wamid, n), r in rows.items():
         oks = sorted(r["ok"], key=lambda q: q["t"])
         for first, again in zip(oks, oks[1:]):
-            resends += 1
-            i = bisect.bisect_left(kills, first["t"])
-            if i == len(kills) or kills[i] > again["t"]:
-                unexplained.append("eco %s %d sent at %.3f and again at %.3f with no kill between"
-                                   % (wamid, n, first["t"], again["t"]))
+            if first["run"] == again["run"]:
+                same_run[first["run"]] = same_run.get(first["run"], 0) + 1
                 continue
-            per_kill[i] = per_kill.get(i, 0) + 1
+            crash += 1
+            k = first["run"]
+            per_kill[k] = per_kill.get(k, 0) + 1
             accepted = first["answered"] if first["answered"] is not None else first["t"]
-            if accepted > kills[i]:
+            if k >= len(kills) or accepted > kills[k]:
                 in_flight += 1
             else:
-                windows.append(kills[i] - accepted)
-    too_wide = ["a row accepted %.0f ms before a kill was sent again (allowed: %.0f ms)" % (w * 1000, resend_window_s * 1000)
-                for w in windows if w > resend_window_s]
-    v.figure("crash resends (rows the Graph API accepted twice)", resends)
+                windows.append(kills[k] - accepted)
+    too_wide = ["a row accepted %.0f ms before a kill was sent again (allowed: %.0f ms)"
+                % (w * 1000, resend_window_s * 1000) for w in windows if w > resend_window_s]
+    v.figure("crash resends (rows the Graph API accepted twice)", crash)
     v.figure("  in flight at the kill / accepted before it", "%d / %d" % (in_flight, len(windows)))
     v.figure("  per kill, max", max(per_kill.values()) if per_kill else 0)
     if windows:
         ws = sorted(windows)
         v.figure("  acceptance -> kill, ms (median / max)", "%.0f / %.0f" % (ws[len(ws) // 2] * 1000, ws[-1] * 1000))
-    v.check("resends only in the crash window", unexplained + too_wide,
-            "%d resends, %d not explained by a kill, %d outside %.0f ms"
-            % (resends, len(unexplained), len(too_wide), resend_window_s * 1000))
-    # charla_whatsapp_resends_total is per process (a counter starts at 0 at each
-    # start). If it counted crash resends, the run after kill i would report at least
-    # the crash resends kill i caused (its in-process resends only add to that). A
-    # run that reports fewer proves they were not counted; more proves nothing.
-    runs = metric_runs or []
-    short = []
-    for i, caused in sorted(per_kill.items()):
-        got = runs[i + 1].get("charla_whatsapp_resends_total") if i + 1 < len(runs) else None
-        if got is not None and got < caused:
-            short.append("after SIGKILL #%d the engine resent %d rows the Graph API had already received; "
-                         "its charla_whatsapp_resends_total reached only %d" % (i + 1, caused, got))
-    counted = metrics.get("charla_whatsapp_resends_total", 0)
-    v.figure("charla_whatsapp_resends_total (sum over runs)", int(counted))
-    v.check("crash resends counted in a metric", short,
-            "%d runs counted fewer resends than the kill before them caused" % len(short))
+    v.figure("in-process resends accepted twice", sum(same_run.values()))
+    v.check("crash resends within the crash window", too_wide,
+            "%d crash resends, %d accepted more than %.0f ms before the kill"
+            % (crash, len(too_wide), resend_window_s * 1000))
+    # charla_whatsapp_resends_total is per process (it starts at 0 at each start) and
+    # was read just before each kill. A run must count at least the resends it made
+    # itself; if it counted crash resends, also those the kill before it caused.
+    uncounted_own, uncounted_crash = [], []
+    for run in sorted(set(same_run) | {k + 1 for k in per_kill}):
+        got = runs[run].get("charla_whatsapp_resends_total") if 0 <= run < len(runs) else None
+        if got is None:
+            continue
+        own, inherited = same_run.get(run, 0), per_kill.get(run - 1, 0)
+        if got < own:
+            uncounted_own.append("run %d sent %d rows twice itself; its charla_whatsapp_resends_total is %d"
+                                 % (run + 1, own, got))
+        elif got < own + inherited:
+            uncounted_crash.append("run %d resent %d rows the Graph API had received from run %d; its "
+                                   "charla_whatsapp_resends_total is %d (%d of its own)" % (run + 1, inherited, run,
+                                                                                            got, own))
+    v.figure("charla_whatsapp_resends_total (sum over runs)", int(metrics.get("charla_whatsapp_resends_total", 0)))
+    v.check("in-process resends counted", uncounted_own, "%d runs counted fewer than they made" % len(uncounted_own))
+    v.check("crash resends counted in a metric", uncounted_crash,
+            "%d runs counted fewer than the kill before them caused" % len(uncounted_crash))
     if unknown_texts:
         v.figure("Graph requests that are not 'eco' replies", unknown_texts)
     return v

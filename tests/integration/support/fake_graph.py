@@ -109,6 +109,7 @@ class Request:
         self.reply = None          # the Reply sent back
         self.wamid = None          # the wamid of a success reply
         self.write_failed = False  # the answer could not be written (client gone)
+        self.client = None         # (client port, connection number): which connection it came on
 
     @property
     def text(self):
@@ -160,6 +161,7 @@ class FakeGraph:
         self._total_in_flight = 0
         self.max_total_in_flight = 0  # highest concurrent requests seen, all recipients
         self._open_connections = 0
+        self._connection_numbers = itertools.count(1)
         self.max_open_connections = 0  # highest number of client connections open at once
         self.handler_errors = []
         fake = self
@@ -172,6 +174,7 @@ class FakeGraph:
 
             def setup(self):
                 super().setup()
+                self.connection_number = next(fake._connection_numbers)
                 with fake._cond:
                     fake._open_connections += 1
                     fake.max_open_connections = max(fake.max_open_connections, fake._open_connections)
@@ -256,6 +259,7 @@ class FakeGraph:
         headers = {k: v for k, v in handler.headers.items()}
         with self._cond:
             req = Request(len(self._requests) + 1, handler.command, handler.path, headers, raw)
+            req.client = (handler.client_address[1], getattr(handler, "connection_number", 0))
             self._requests.append(req)
             key = req.to or ""
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
