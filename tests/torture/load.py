@@ -62,7 +62,7 @@ class _Poster:
             self.conn = None
 
 
-def _thread_main(plan, phones, port, restarts, out, rng):
+def _thread_main(plan, phones, port, restarts, out, rng, scheduling):
     """Sends `phones`' messages on schedule, then the redeliveries still due."""
     payloads = Payloads(plan["shared"])
     poster = _Poster(port, plan["secret"])
@@ -118,6 +118,8 @@ def _thread_main(plan, phones, port, restarts, out, rng):
                 redeliveries.append([acked + rng.uniform(0.05, 1.5), -1, pnid, user, index, wamid])
             else:
                 redeliveries.append([acked, restarts.value, pnid, user, index, wamid])
+    with scheduling.get_lock():
+        scheduling.value -= 1
     while redeliveries and time.monotonic() < deadline:
         serve_redeliveries(True)
         time.sleep(0.02)
@@ -125,7 +127,7 @@ def _thread_main(plan, phones, port, restarts, out, rng):
     poster.close()
 
 
-def _process_main(index, plan, port, restarts, out_path):
+def _process_main(index, plan, port, restarts, scheduling, out_path):
     import threading
     rng = random.Random(plan["seed"] * 1000 + index)
     out = {"messages": [], "redeliveries": [], "non_200": {}, "redeliveries_not_sent": 0}
@@ -133,9 +135,13 @@ def _process_main(index, plan, port, restarts, out_path):
     for t in range(plan["threads"]):
         g = index * plan["threads"] + t
         mine = plan["phone_list"][g::plan["senders"] * plan["threads"]]
-        if mine:
+        if not mine:
+            with scheduling.get_lock():
+                scheduling.value -= 1
+        else:
             threads.append(threading.Thread(target=_thread_main,
-                                             args=(plan, mine, port, restarts, out, random.Random(rng.random()))))
+                                             args=(plan, mine, port, restarts, out, random.Random(rng.random()),
+                                                   scheduling)))
     for t in threads:
         t.start()
     for t in threads:
@@ -151,11 +157,17 @@ class Load:
     def __init__(self, plan, port, workdir):
         ctx = multiprocessing.get_context("fork")
         self.restarts = ctx.Value("i", 0, lock=False)
+        # Threads still sending their scheduled messages (then only redeliveries).
+        self.scheduling = ctx.Value("i", plan["senders"] * plan["threads"])
         self.paths = [os.path.join(workdir, "load-%d.json" % i) for i in range(plan["senders"])]
-        self.procs = [ctx.Process(target=_process_main, args=(i, plan, port, self.restarts, self.paths[i]),
+        self.procs = [ctx.Process(target=_process_main, args=(i, plan, port, self.restarts, self.scheduling, self.paths[i]),
                                   daemon=True) for i in range(plan["senders"])]
         for p in self.procs:
             p.start()
+
+    def scheduled_done(self):
+        """Every scheduled message has been sent (acknowledged or given up)."""
+        return self.scheduling.value <= 0 or not self.running()
 
     def running(self):
         return any(p.is_alive() for p in self.procs)

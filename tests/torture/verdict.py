@@ -21,6 +21,7 @@ class Verdict:
     def __init__(self):
         self.checks = []     # (name, ok, detail)
         self.figures = []    # (name, value)
+        self.known_gaps = set()  # names of checks whose failure is reported, not failed
 
     def check(self, name, problems, summary):
         self.checks.append((name, not problems, summary, problems[:10]))
@@ -30,14 +31,15 @@ class Verdict:
 
     @property
     def ok(self):
-        return all(ok for _, ok, _, _ in self.checks)
+        return all(ok or name in self.known_gaps for name, ok, _, _ in self.checks)
 
     def print(self, out):
         for name, value in self.figures:
             print("  %-44s %s" % (name, value), file=out)
         print("", file=out)
         for name, ok, summary, problems in self.checks:
-            print("%s %-44s %s" % ("PASS" if ok else "FAIL", name, summary), file=out)
+            verdict = "PASS" if ok else ("GAP " if name in self.known_gaps else "FAIL")
+            print("%s %-44s %s" % (verdict, name, summary), file=out)
             for p in problems:
                 print("       - %s" % p, file=out)
 
