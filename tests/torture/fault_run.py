@@ -23,7 +23,6 @@ fails, 2 on a setup error, 3 if the run exceeded its time budget.
 """
 
 import argparse
-import bisect
 import json
 import os
 import re
@@ -58,7 +57,8 @@ return {
 '''
 TOKEN = "torture-token"
 COUNTERS = ("charla_whatsapp_resends_total", "charla_whatsapp_sent_total", "charla_whatsapp_retries_total",
-            "charla_whatsapp_dead_letters_total", "charla_whatsapp_failed_total")
+            "charla_whatsapp_dead_letters_total", "charla_whatsapp_failed_total", "charla_store_commits_total",
+            "charla_store_writes_total")
 
 
 def parse_args():
@@ -178,16 +178,12 @@ class Killer:
         self.restarts.value += 1
 
 
-def attribute_runs(requests, pids, kills):
-    """Sets each Graph request's "run" (0 = the engine's first start): from the pid the
-    fake found, else (its sender was gone when the fake read it) the last run killed
-    before the fake read it."""
+def attribute_runs(requests, pids):
+    """Sets each Graph request's "run" (0 = the engine's first start) from the pid the
+    fake found; None when its sender was already dead when the fake read it."""
     run_of = {pid: i for i, pid in enumerate(pids)}
     for q in requests:
-        if q.get("pid") in run_of:
-            q["run"] = run_of[q["pid"]]
-        else:
-            q["run"] = max(0, bisect.bisect_right(kills, q["t"]) - 1)
+        q["run"] = run_of.get(q.get("pid"))
 
 
 def drain(charla, graph, deadline):
@@ -285,9 +281,11 @@ def main():
         graph.stop()
         timer.cancel()
 
-    attribute_runs(dump["requests"], killer.pids, killer.kills)
+    attribute_runs(dump["requests"], killer.pids)
     with open(os.path.join(workdir, "run.json"), "w") as f:
-        json.dump({"kills": killer.kills, "metric_runs": killer.metric_runs + [final], "load": results}, f)
+        json.dump({"kills": killer.kills, "pids": killer.pids, "metric_runs": killer.metric_runs + [final],
+                   "load": results, "outbox": outbox,
+                   "conversations": [[k[0], k[1], c] for k, c in conversations.items()]}, f)
     v = judge(results["messages"], dump["requests"], outbox, conversations, killer.kills, summed,
               a.resend_window_ms / 1000.0, killer.metric_runs + [final])
     v.known_gaps = set(a.known_gap)
@@ -313,13 +311,19 @@ def main():
          "%d / %s" % (len(killer.kills), "%.2f / %.2f" % (sorted(killer.restart_s)[len(killer.restart_s) // 2],
                                                          max(killer.restart_s)) if killer.restart_s else "-")),
         ("Graph requests / accepted (200)", "%d / %d" % (len(dump["requests"]), graph_ok)),
-        ("  sender process identified / by time", "%d / %d" % (
+        ("  sender identified / already dead when read", "%d / %d" % (
             sum(1 for q in dump["requests"] if q.get("pid") is not None),
             sum(1 for q in dump["requests"] if q.get("pid") is None))),
         ("faults injected (share of the fault phase's requests)", "%s (%.1f %%)" % (
             dump["faults"], 100.0 * sum(dump["faults"].values())
             / max(1, sum(1 for q in dump["requests"] if q["t"] <= t_load_end)))),
-        ("engine counters summed over runs", {k.replace("charla_whatsapp_", ""): int(x) for k, x in summed.items()}),
+        ("engine counters summed over runs", {k.replace("charla_whatsapp_", "").replace("charla_", ""): int(x)
+                                              for k, x in summed.items()}),
+        ("store commits/s, writes per commit (fault phase)", "%.0f, %.1f" % (
+            sum(run.get("charla_store_commits_total", 0) for run in killer.metric_runs)
+            / max(1e-9, t_load_end - plan["start_at"]),
+            sum(run.get("charla_store_writes_total", 0) for run in killer.metric_runs)
+            / max(1, sum(run.get("charla_store_commits_total", 0) for run in killer.metric_runs)))),
         ("load end -> all sent -> drained, s", "%.1f -> %.1f (drained: %s)" % (t_sent - t_load_end,
                                                                           t_drained - t_load_end, drained)),
         ("total run time, s", "%.1f" % (time.monotonic() - started)),
