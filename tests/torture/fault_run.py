@@ -3,6 +3,7 @@
 
     python3 tests/torture/fault_run.py --charla build/charla --source .
     python3 tests/torture/fault_run.py --charla ... --source . --seconds 15 --rate 200   # short (CI)
+    python3 tests/torture/fault_run.py --rejudge WORKDIR [KNOWN-GAP...]   # checks again on a --keep dir
 
 What it does (Python 3 stdlib only, everything on 127.0.0.1, bounded in time):
   - starts the real `charla serve` on a temp data dir with a flow that answers every
@@ -213,7 +214,25 @@ def collect_outbox(charla):
     return out
 
 
+def rejudge(workdir, resend_window_s, known_gaps):
+    """Runs the checks again on a work dir kept with --keep (graph.json, run.json)."""
+    with open(os.path.join(workdir, "graph.json")) as f:
+        dump = json.load(f)
+    with open(os.path.join(workdir, "run.json")) as f:
+        run = json.load(f)
+    attribute_runs(dump["requests"], run["pids"])
+    summed = {k: sum(m.get(k, 0) for m in run["metric_runs"]) for k in COUNTERS}
+    conversations = {(p, u): c for p, u, c in run["conversations"]}
+    v = judge(run["load"]["messages"], dump["requests"], run["outbox"], conversations, run["kills"], summed,
+              resend_window_s, run["metric_runs"])
+    v.known_gaps = set(known_gaps)
+    v.print(sys.stdout)
+    return 0 if v.ok else 1
+
+
 def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "--rejudge":
+        return rejudge(sys.argv[2], float(os.environ.get("RESEND_WINDOW_MS", "1000")) / 1000.0, sys.argv[3:])
     a = parse_args()
     max_load = a.max_load_seconds or 3 * a.seconds + 30
     budget = max_load + a.drain + 240
