@@ -2,7 +2,7 @@
 """charla's fault run: the guarantees of DESIGN.md under load, failures and kill -9.
 
     python3 tests/torture/fault_run.py --charla build/charla --source .
-    python3 tests/torture/fault_run.py --charla ... --source . --seconds 15 --rate 200   # short (CI)
+    python3 tests/torture/fault_run.py --charla ... --source . --seconds 15              # short (CI)
     python3 tests/torture/fault_run.py --rejudge WORKDIR [KNOWN-GAP...]   # checks again on a --keep dir
 
 What it does (Python 3 stdlib only, everything on 127.0.0.1, bounded in time):
