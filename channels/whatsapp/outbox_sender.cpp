@@ -133,7 +133,12 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
         },
         [seq](const std::string& error) {
           if (!error.empty()) log::error("outbox_update_failed", {{"seq", seq}, {"error", error}});
-        });
+        },
+        // Until "accepted" is durable, a crash makes the row go out again: these updates
+        // go ahead of queued turn results, or that window grows with the writer's
+        // backlog (seconds after a restart under load). One priority for all of them
+        // keeps their order.
+        store::Store::Priority::intake);
   }
 
   // --- queueing ------------------------------------------------------------------

@@ -154,21 +154,10 @@ void Engine::accept(std::vector<InboundEvent> events, std::function<void(const A
 }
 
 void Engine::recover() {
-  std::vector<InboundEvent> pending;
-  {
-    auto txn = store_.read();
-    txn.scan(store::Db::inbox, "", [&](std::string_view, std::string_view value) {
-      try {
-        pending.push_back(InboundEvent::from_json(json::parse(value)));
-      } catch (const std::exception& e) {
-        log::error("inbox_entry_unreadable", {{"error", e.what()}});
-      }
-      return true;
-    });
-  }
-  if (!pending.empty()) log::info("recovering_inbox", {{"events", pending.size()}});
-  for (auto& e : pending) deliver(std::move(e));
-
+  // Replies left pending by the previous run go to their channels before any
+  // recovered turn runs: a turn's new replies must queue behind the older ones of its
+  // conversation (order per recipient), and a row a recovered turn commits (and
+  // dispatches itself) must not be found by this scan and dispatched a second time.
   std::map<std::string, std::vector<OutboundRow>> outbox;
   {
     auto txn = store_.read();
@@ -183,6 +172,21 @@ void Engine::recover() {
     log::info("recovering_outbox", {{"channel", channel}, {"messages", rows.size()}});
     if (auto it = channels_.find(channel); it != channels_.end()) it->second->dispatch(std::move(rows));
   }
+
+  std::vector<InboundEvent> pending;
+  {
+    auto txn = store_.read();
+    txn.scan(store::Db::inbox, "", [&](std::string_view, std::string_view value) {
+      try {
+        pending.push_back(InboundEvent::from_json(json::parse(value)));
+      } catch (const std::exception& e) {
+        log::error("inbox_entry_unreadable", {{"error", e.what()}});
+      }
+      return true;
+    });
+  }
+  if (!pending.empty()) log::info("recovering_inbox", {{"events", pending.size()}});
+  for (auto& e : pending) deliver(std::move(e));
   tick_timers();
 }
 

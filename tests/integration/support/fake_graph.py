@@ -13,6 +13,8 @@ Error replies are built from the real files in shared/whatsapp/graph-responses w
 HTTP status and headers listed in its responses.json (`Reply.error("error-131056.json")`,
 `Reply.error("error-500.html")`, `Reply.error("error-429-rate-limit.json")` which carries
 `Retry-After: 17` ...). Any reply can carry a delay (seconds) applied before answering.
+`Reply.reset_connection()` answers nothing: the connection is closed abruptly (SO_LINGER 0),
+as when a proxy or the network drops it; the request counts as not delivered.
 
 The server can be created bound but not listening (`FakeGraph(listen=False)`, then
 `listen()`): connections are refused until then, which is how a test makes the Graph
@@ -27,6 +29,7 @@ import itertools
 import json
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -42,11 +45,19 @@ class Reply:
         self.headers.setdefault("Content-Type", "application/json; charset=UTF-8")
         self.delay = delay
         self.label = label or str(status)
+        self.reset = False   # True: close the connection instead of answering
 
     def with_delay(self, delay):
         r = copy.copy(self)
         r.headers = dict(self.headers)
         r.delay = delay
+        return r
+
+    @classmethod
+    def reset_connection(cls, delay=0.0):
+        """No answer: the connection is aborted (RST) after `delay` seconds."""
+        r = cls(0, b"", delay=delay, label="reset")
+        r.reset = True
         return r
 
     # Filled in by FakeGraph (needs the graph-responses directory).
@@ -98,6 +109,7 @@ class Request:
         self.reply = None          # the Reply sent back
         self.wamid = None          # the wamid of a success reply
         self.write_failed = False  # the answer could not be written (client gone)
+        self.client = None         # (client port, connection number): which connection it came on
 
     @property
     def text(self):
@@ -149,6 +161,7 @@ class FakeGraph:
         self._total_in_flight = 0
         self.max_total_in_flight = 0  # highest concurrent requests seen, all recipients
         self._open_connections = 0
+        self._connection_numbers = itertools.count(1)
         self.max_open_connections = 0  # highest number of client connections open at once
         self.handler_errors = []
         fake = self
@@ -161,6 +174,7 @@ class FakeGraph:
 
             def setup(self):
                 super().setup()
+                self.connection_number = next(fake._connection_numbers)
                 with fake._cond:
                     fake._open_connections += 1
                     fake.max_open_connections = max(fake.max_open_connections, fake._open_connections)
@@ -245,6 +259,7 @@ class FakeGraph:
         headers = {k: v for k, v in handler.headers.items()}
         with self._cond:
             req = Request(len(self._requests) + 1, handler.command, handler.path, headers, raw)
+            req.client = (handler.client_address[1], getattr(handler, "connection_number", 0))
             self._requests.append(req)
             key = req.to or ""
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
@@ -273,6 +288,14 @@ class FakeGraph:
             self._in_flight[key] -= 1
             self._total_in_flight -= 1
             self._cond.notify_all()
+        if reply.reset:
+            # Abortive close: linger 0 turns the server's close into a RST.
+            try:
+                handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+            handler.close_connection = True
+            return
         try:
             handler.send_response(reply.status)
             for k, v in reply.headers.items():

@@ -330,3 +330,26 @@ TEST_CASE("retries after a timeout count as resends, failed connects do not", "[
     CHECK(sender.metrics().resends == 0);
   }
 }
+
+TEST_CASE("an accepted send is recorded ahead of queued turn results: the crash window stays short",
+          "[whatsapp][sender]") {
+  FakeHttpServer graph([&](const FakeRequest&) { return accepted(); });
+  Fixture fx;
+  charla::whatsapp::OutboxSender sender(fx.config(graph.url(""), 4), *fx.db, *fx.engine, 0.01);
+  auto rows = fx.rows({{phone(1), "hola"}});
+  // The writer's queue holds about 3 s of turn results, as after a restart under load.
+  for (int i = 0; i < 3000; ++i)
+    fx.db->submit([](store::WriteTxn&) { std::this_thread::sleep_for(1ms); }, [](const std::string&) {});
+  auto t0 = Clock::now();
+  sender.dispatch(rows);
+  auto recorded = [&] {
+    auto txn = fx.db->read();
+    auto raw = txn.get(store::Db::outbox, store::be64(rows[0].seq));
+    return raw && json::parse(*raw).value("status", "") == "accepted";
+  };
+  REQUIRE(eventually(recorded, 15s));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  // Accepted by Graph but not recorded is the window where a crash sends it twice.
+  CHECK(ms < 1500);
+  fx.db->flush();
+}
