@@ -50,6 +50,12 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Another process holds the data dir's lock file: the message names the dir and its pid.
+class DataDirInUse : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 // Big-endian encoding so byte order is numeric order and range scans work.
 std::string be64(std::uint64_t v);
 std::uint64_t from_be64(std::string_view bytes);  // requires bytes.size() >= 8
