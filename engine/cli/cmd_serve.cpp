@@ -37,7 +37,7 @@ int run_serve(const ServeFlags& flags) {
   so.bind = config.http_bind;
   so.port = config.http_port;
   http::Server server(so);
-  http::install_health_routes(server, *services->engine);
+  http::install_health_routes(server, *services->engine, *services->store);
   auto wiring = wire_serve(*services, server);
   services->engine->start();
   server.start();

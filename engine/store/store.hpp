@@ -113,6 +113,10 @@ struct StoreStats {
   std::uint64_t map_size = 0;         // current map size in bytes
   // batch_histogram[i] counts commits with a batch size in [2^i, 2^(i+1))
   std::vector<std::uint64_t> batch_histogram;
+  // True from the first batch the store could not commit until the next that it
+  // could; commit_failure names the cause ("map full", "no space left on device", ...).
+  bool commit_failing = false;
+  std::string commit_failure;
 };
 
 class Store {
