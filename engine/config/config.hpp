@@ -52,6 +52,9 @@ struct Config {
   std::string default_flow;         // empty: the first flow loaded
   std::string log_level = "info";
   std::string admin_token;
+  std::int64_t http_header_timeout_ms = 10'000;  // a request's headers must arrive in this
+  std::int64_t http_max_connections = 10'000;   // lowered to fit the fd limit
+  std::string metrics_token;        // env CHARLA_METRICS_TOKEN; empty: /metrics is open
 
   struct Lua {
     std::uint64_t instruction_budget = 10'000'000;
