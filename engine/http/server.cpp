@@ -187,6 +187,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto target = boost::urls::parse_origin_form(std::string_view(raw.target().data(), raw.target().size()));
     if (!target) return write(Response::json(400, R"({"error":"malformed request target"})"));
     req.path = std::string(target->path());
+    path_ = req.path;
     for (auto param : target->params()) req.query[std::string(param.key)] = std::string(param.value);
 
     if (auto it = server_->bearer_tokens.find(req.path);
@@ -228,15 +229,30 @@ class Session : public std::enable_shared_from_this<Session> {
     write(Response::json(500, R"({"error":"internal error"})"));
   }
 
-  void write(Response res) {
-    auto msg = std::make_shared<beast_http::response<beast_http::string_body>>(
-        static_cast<beast_http::status>(res.status), 11);
+  using Message = beast_http::response<beast_http::string_body>;
+
+  std::shared_ptr<Message> build(Response res) const {
+    auto msg = std::make_shared<Message>(static_cast<beast_http::status>(res.status), 11);
     msg->set(beast_http::field::server, "charla");
     msg->set(beast_http::field::content_type, res.content_type);
     for (auto& [k, v] : res.headers) msg->set(k, v);
     msg->body() = std::move(res.body);
     msg->keep_alive(keep_alive_);
     msg->prepare_payload();
+    return msg;
+  }
+
+  // Runs on the strand, often from a completion handler: a response Beast refuses
+  // (e.g. a header value over 64 KiB) becomes a 500 instead of an exception.
+  void write(Response res) {
+    std::shared_ptr<Message> msg;
+    try {
+      msg = build(std::move(res));
+    } catch (const std::exception& e) {
+      server_->note_handler_error(path_, std::string("cannot write the response: ") + e.what());
+      keep_alive_ = false;
+      msg = build(Response::json(500, R"({"error":"internal error"})"));
+    }
     stream_.expires_after(server_->options.idle_timeout);
     beast_http::async_write(stream_, *msg, [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
       if (ec || !self->keep_alive_) return self->close();
@@ -253,6 +269,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   std::shared_ptr<Server::Impl> server_;
+  std::string path_;  // of the request being answered, for error logs
   std::list<Server::Impl::Connection>::iterator slot_;
   bool registered_ = false;
   std::atomic<bool> reading_{false};

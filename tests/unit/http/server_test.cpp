@@ -113,6 +113,32 @@ TEST_CASE("http server: a handler that throws gets a 500 and the server keeps se
   server.stop();
 }
 
+TEST_CASE("http server: a response that cannot be written becomes a 500, now or later", "[http]") {
+  Server server(options());
+  const std::string huge(70'000, 'h');  // Beast refuses header values over 64 KiB
+  server.route(beast_http::verb::get, "/now", [&](Request&, Respond respond) {
+    Response res = Response::json(200, "{}");
+    res.headers.emplace_back("X-Huge", huge);
+    respond(std::move(res));  // written inline, inside the handler
+  });
+  std::vector<std::thread> later;
+  server.route(beast_http::verb::get, "/later", [&](Request&, Respond respond) {
+    later.emplace_back([&huge, respond] {  // written from a completion handler on the loop
+      std::this_thread::sleep_for(20ms);
+      Response res = Response::json(200, "{}");
+      res.headers.emplace_back("X-Huge", huge);
+      respond(std::move(res));
+    });
+  });
+  ok_route(server, "/healthz");
+  server.start();
+  CHECK(status_of(get(server.port(), "/now")) == 500);
+  CHECK(status_of(get(server.port(), "/later")) == 500);
+  CHECK(status_of(get(server.port(), "/healthz")) == 200);
+  CHECK(server.stats().handler_errors == 2);
+  for (auto& t : later) t.join();
+}
+
 TEST_CASE("http server: headers must arrive within header_timeout", "[http]") {
   auto o = options();
   o.header_timeout = 300ms;
