@@ -45,6 +45,9 @@ int run_guarded(const std::function<int()>& body) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "charla: " << e.what() << "\n";
     return 2;
+  } catch (const store::DataDirInUse& e) {  // the operator must pick another --data
+    std::cerr << "charla: " << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "charla: " << e.what() << "\n";
     return 1;

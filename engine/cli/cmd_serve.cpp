@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "cli/common_flags.hpp"
 #include "cli/serve_wiring.hpp"
+#include "http/fd_limit.hpp"
 #include "http/health.hpp"
 #include "log/log.hpp"
 
@@ -28,6 +29,10 @@ int run_serve(const ServeFlags& flags) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // Before the store opens: the data dir's lock and every connection need an fd.
+  auto fds = http::raise_fd_limit();
+  log::info("fd_limit", {{"soft_before", fds.before}, {"soft", fds.soft}, {"hard", fds.hard}});
+
   auto config = load_config(flags.common);
   if (flags.port >= 0) config.http_port = static_cast<std::uint16_t>(flags.port);
   if (!flags.bind.empty()) config.http_bind = flags.bind;
@@ -36,9 +41,12 @@ int run_serve(const ServeFlags& flags) {
   http::ServerOptions so;
   so.bind = config.http_bind;
   so.port = config.http_port;
+  so.header_timeout = std::chrono::milliseconds(config.http_header_timeout_ms);
+  so.max_connections = static_cast<std::size_t>(config.http_max_connections);
   http::Server server(so);
-  http::install_health_routes(server, *services->engine);
+  http::install_health_routes(server, *services->engine, *services->store);
   auto wiring = wire_serve(*services, server);
+  if (!config.metrics_token.empty()) server.require_bearer("/metrics", config.metrics_token);
   services->engine->start();
   server.start();
   log::info("charla_ready", {{"port", server.port()}, {"flows", services->engine->flow_names()},

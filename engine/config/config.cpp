@@ -159,6 +159,8 @@ void read_file(const std::filesystem::path& file, Config& config, const Env& env
   auto http = r.child("http");
   http.string("bind", config.http_bind);
   http.integer("port", config.http_port, 0, 65535);
+  http.integer("header_timeout_ms", config.http_header_timeout_ms, 100, 600'000);
+  http.integer("max_connections", config.http_max_connections, 1, 1'000'000);
   http.reject_unknown();
   read_lua(r.child("lua"), config.lua);
   read_store(r.child("store"), config.store);
@@ -204,6 +206,7 @@ void apply_env(Config& config, const Env& env) {
     }
   }
   if (auto v = first_env(env, {"CHARLA_ADMIN_TOKEN"})) config.admin_token = *v;
+  if (auto v = first_env(env, {"CHARLA_METRICS_TOKEN"})) config.metrics_token = *v;
   if (auto v = first_env(env, {"CHARLA_LOG_LEVEL"})) config.log_level = *v;
   auto& wa = config.whatsapp;
   if (auto v = first_env(env, {"WHATSAPP_API_BASE"})) wa.api_base = *v;

@@ -69,6 +69,9 @@ struct Config {
   // CHARLA_SECRET_KEY: 32 bytes (64 hex characters) that encrypt secrets kept in the
   // store (tokens replaced through the admin API); empty when not set.
   std::string secret_key_hex;
+  std::int64_t http_header_timeout_ms = 10'000;  // a request's headers must arrive in this
+  std::int64_t http_max_connections = 10'000;   // lowered to fit the fd limit
+  std::string metrics_token;        // env CHARLA_METRICS_TOKEN; empty: /metrics is open
 
   struct Lua {
     std::uint64_t instruction_budget = 10'000'000;

@@ -1,9 +1,8 @@
 #include "http/admin_api.hpp"
 
+#include "http/auth.hpp"
 #include "log/log.hpp"
 #include "runtime/conversation.hpp"
-
-#include <openssl/crypto.h>
 
 namespace charla::http {
 
@@ -15,9 +14,7 @@ bool admin_authorized(const std::string& token, const Request& req, const Respon
     respond(Response::json(401, R"({"error":"admin API disabled: set CHARLA_ADMIN_TOKEN"})"));
     return false;
   }
-  const std::string expected = "Bearer " + token;
-  auto got = req.header("Authorization");
-  if (got.size() != expected.size() || CRYPTO_memcmp(got.data(), expected.data(), got.size()) != 0) {
+  if (!bearer_matches(req.header("Authorization"), token)) {
     respond(Response::json(401, R"({"error":"missing or wrong bearer token"})"));
     return false;
   }

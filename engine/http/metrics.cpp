@@ -12,7 +12,7 @@ void write_gauge(std::ostringstream& out, const char* name, const char* help, do
 
 void install_metrics_route(Server& server, const runtime::Engine& engine, const store::Store& store,
                            std::vector<MetricsSource> extra) {
-  server.route(beast_http::verb::get, "/metrics", [&engine, &store, extra](Request&, Respond respond) {
+  server.route(beast_http::verb::get, "/metrics", [&server, &engine, &store, extra](Request&, Respond respond) {
     std::ostringstream out;
     auto s = engine.stats();
     write_counter(out, "charla_events_accepted_total", "Inbound events stored in the inbox", s.accepted);
@@ -30,6 +30,20 @@ void install_metrics_route(Server& server, const runtime::Engine& engine, const 
     write_counter(out, "charla_store_failed_writes_total", "Logical writes that failed", st.failed_writes);
     write_gauge(out, "charla_store_map_size_bytes", "LMDB map size", static_cast<double>(st.map_size));
     write_gauge(out, "charla_store_max_batch", "Most writes seen in one commit", static_cast<double>(st.max_batch));
+    auto hs = server.stats();
+    write_gauge(out, "charla_http_connections_open", "HTTP connections open", static_cast<double>(hs.open_connections));
+    write_gauge(out, "charla_http_connections_max", "HTTP connection cap in force (http.max_connections, fd limit)",
+                static_cast<double>(hs.max_connections));
+    write_counter(out, "charla_http_connections_refused_total", "Connections closed at once: at the cap, none idle",
+                  hs.refused_connections);
+    write_counter(out, "charla_http_connections_evicted_total",
+                  "Connections still reading a request, closed at the cap for a newer one", hs.evicted_connections);
+    write_counter(out, "charla_http_accept_errors_total", "accept() failures (e.g. out of fds), backed off",
+                  hs.accept_errors);
+    write_counter(out, "charla_http_handler_errors_total", "Exceptions out of HTTP handlers (answered 500)",
+                  hs.handler_errors);
+    write_gauge(out, "charla_store_commit_failing", "1 while the store cannot commit (disk or map full)",
+                st.commit_failing ? 1 : 0);
     for (auto& source : extra) source(out);
     Response res;
     res.content_type = "text/plain; version=0.0.4";

@@ -141,7 +141,9 @@ void Engine::accept(std::vector<InboundEvent> events, std::function<void(const A
         if (!error.empty()) {
           AcceptResult failed;
           failed.error = error;
-          log::error("intake_commit_failed", {{"error", error}, {"events", batch->size()}});
+          // A failing store has logged its cause once (store_commit_failing).
+          log::write(store_.stats().commit_failing ? log::Level::debug : log::Level::error, "intake_commit_failed",
+                     {{"error", error}, {"events", batch->size()}});
           return done(failed);
         }
         shared_->accepted += batch->size() - result->duplicates;

@@ -170,7 +170,9 @@ void Worker::retry_later(std::shared_ptr<TurnContext> turn) {
 void Worker::on_committed(std::shared_ptr<TurnContext> turn, const std::string& error) {
   if (!error.empty()) {
     engine_.note_commit_failure();
-    log::error("turn_commit_failed", {{"conversation", turn->key}, {"turn", turn->id}, {"error", error}});
+    // A failing store has logged its cause once (store_commit_failing): not once per retry.
+    log::write(engine_.store_.stats().commit_failing ? log::Level::debug : log::Level::error, "turn_commit_failed",
+               {{"conversation", turn->key}, {"turn", turn->id}, {"error", error}});
     return retry_later(std::move(turn));
   }
   auto& out = turn->outcome;

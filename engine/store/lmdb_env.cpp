@@ -6,6 +6,12 @@
 #include <set>
 #include <system_error>
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 namespace charla::store::detail {
 namespace fs = std::filesystem;
 
@@ -29,6 +35,40 @@ void claim_dir(Env& env, const fs::path& dir) {
   if (!g_open_dirs.insert(key).second)
     throw StoreError("data dir " + dir.string() + " is already open in this process");
   env.registered_dir = std::move(key);
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// The pid the holder wrote into the lock file, for the message; empty if unreadable.
+std::string lock_holder(int fd) {
+  char buf[32] = {};
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return {};
+  std::string text(buf, static_cast<std::size_t>(n));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text.find_first_not_of("0123456789") == std::string::npos ? text : std::string();
+}
+
+// flock (not fcntl locks, which LMDB uses and which any close() in the process would
+// drop): held until the fd is closed, released by the kernel if the process dies, so
+// a kill -9 never leaves a stale lock behind.
+void lock_dir(Env& env, const fs::path& dir) {
+  const fs::path file = dir / "charla.lock";
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kFileMode);
+  if (fd < 0) throw StoreError("cannot create lock file " + file.string() + ": " + errno_text(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    std::string pid = err == EWOULDBLOCK ? lock_holder(fd) : std::string();
+    ::close(fd);
+    if (err != EWOULDBLOCK) throw StoreError("cannot lock " + file.string() + ": " + errno_text(err));
+    throw DataDirInUse("data dir " + dir.string() + " is in use by another charla process" +
+                       (pid.empty() ? std::string() : " (pid " + pid + ")") +
+                       "; stop it or start this one with another --data directory");
+  }
+  env.lock_fd = fd;
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
+    throw StoreError("cannot write lock file " + file.string() + ": " + errno_text(errno));
 }
 
 void create_dir(const fs::path& dir) {
@@ -144,6 +184,7 @@ std::shared_ptr<Env> Env::open(const Store::Options& options) {
   create_dir(dir);
   auto env = std::make_shared<Env>();
   claim_dir(*env, dir);
+  lock_dir(*env, dir);
   const std::string where = "cannot open LMDB environment in " + dir.string();
   check(mdb_env_create(&env->env), where);
   check(mdb_env_set_maxdbs(env->env, kMaxDbs), where);
@@ -157,6 +198,7 @@ std::shared_ptr<Env> Env::open(const Store::Options& options) {
 
 Env::~Env() {
   if (env != nullptr) mdb_env_close(env);
+  if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
   if (!registered_dir.empty()) {
     std::lock_guard lock(g_open_dirs_mutex);
     g_open_dirs.erase(registered_dir);

@@ -71,6 +71,9 @@ struct Env {
   MDB_dbi dbis[kDbCount] = {};
   MapGate gate;
   std::string registered_dir;  // canonical path, claimed in this process while open
+  // <dir>/charla.lock, flock()ed for the environment's life: a second process on the
+  // same data dir (two `charla serve`) is refused instead of both writing to it.
+  int lock_fd = -1;
 };
 
 // Aborts the transaction on scope exit unless release()d (to commit it).

@@ -50,6 +50,12 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Another process holds the data dir's lock file: the message names the dir and its pid.
+class DataDirInUse : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 // Big-endian encoding so byte order is numeric order and range scans work.
 std::string be64(std::uint64_t v);
 std::uint64_t from_be64(std::string_view bytes);  // requires bytes.size() >= 8
@@ -107,6 +113,10 @@ struct StoreStats {
   std::uint64_t map_size = 0;         // current map size in bytes
   // batch_histogram[i] counts commits with a batch size in [2^i, 2^(i+1))
   std::vector<std::uint64_t> batch_histogram;
+  // True from the first batch the store could not commit until the next that it
+  // could; commit_failure names the cause ("map full", "no space left on device", ...).
+  bool commit_failing = false;
+  std::string commit_failure;
 };
 
 class Store {

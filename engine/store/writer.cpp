@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 
 #include "log/log.hpp"
 
@@ -11,6 +12,17 @@ namespace {
 // How long a map resize waits for open read transactions before the batch fails.
 // A thread that holds a ReadTxn while waiting on write() would otherwise deadlock.
 constexpr std::chrono::seconds kResizeWait{10};
+
+// The short cause an operator greps for, from an LMDB or errno code.
+std::string cause_of(int rc) {
+  switch (rc) {
+    case MDB_MAP_FULL: return "map full";
+    case ENOSPC: return "no space left on device";
+    case EDQUOT: return "disk quota exceeded";
+    case EIO: return "I/O error";
+    default: return mdb_error(rc);
+  }
+}
 
 }  // namespace
 
@@ -111,6 +123,7 @@ void Writer::run() {
 void Writer::process(std::span<Request> batch) {
   std::vector<std::string> errors(batch.size());
   std::string batch_error = broken_;
+  failure_cause_ = broken_.empty() ? "" : "map resize failed";
   const auto writes = static_cast<std::size_t>(std::ranges::count(batch, false, &Request::barrier));
   while (writes > 0 && batch_error.empty()) {
     Outcome outcome = Outcome::failed;
@@ -129,7 +142,25 @@ void Writer::process(std::span<Request> batch) {
     }
   }
   record(batch, errors, batch_error);
+  if (writes > 0) note_health(batch_error);
   finish(batch, errors, batch_error);
+}
+
+// Logs only when the store starts or stops failing (or the cause changes): a full
+// disk must not turn every retried turn into a log line. /readyz reads the state.
+void Writer::note_health(const std::string& batch_error) {
+  const bool failing = !batch_error.empty();
+  const std::string cause = !failing ? std::string() : failure_cause_.empty() ? batch_error : failure_cause_;
+  {
+    std::lock_guard lock(stats_mutex_);
+    if (stats_.commit_failing == failing && stats_.commit_failure == cause) return;
+    stats_.commit_failing = failing;
+    stats_.commit_failure = cause;
+  }
+  if (failing)
+    log::error("store_commit_failing", {{"cause", cause}, {"error", batch_error}});
+  else
+    log::info("store_commit_recovered", {});
 }
 
 // One parent transaction for the batch. errors[i] is set for each WriteFn rolled
@@ -137,10 +168,12 @@ void Writer::process(std::span<Request> batch) {
 Writer::Outcome Writer::try_commit(std::span<Request> batch, std::vector<std::string>& errors,
                                    std::string& batch_error) {
   std::fill(errors.begin(), errors.end(), std::string());
+  failure_cause_.clear();
   MDB_txn* parent = nullptr;
   int rc = mdb_txn_begin(env_->env, nullptr, 0, &parent);
   if (rc != MDB_SUCCESS) {
     batch_error = "cannot begin write transaction: " + mdb_error(rc);
+    failure_cause_ = cause_of(rc);
     return Outcome::failed;
   }
   TxnGuard guard(parent);
@@ -151,6 +184,7 @@ Writer::Outcome Writer::try_commit(std::span<Request> batch, std::vector<std::st
   if (rc == MDB_MAP_FULL) return Outcome::map_full;
   if (rc != MDB_SUCCESS) {
     batch_error = "commit failed: " + mdb_error(rc);
+    failure_cause_ = cause_of(rc);
     return Outcome::failed;
   }
   return Outcome::committed;
@@ -192,6 +226,7 @@ bool Writer::run_nested(MDB_txn* parent, const Store::WriteFn& fn, std::string& 
 // readers out while the map is remapped.
 Writer::Growth Writer::grow_map(std::string& error) {
   const std::uint64_t current = env_->map_size();
+  failure_cause_ = cause_of(MDB_MAP_FULL);
   if (current >= max_map_size_) {
     error = "LMDB map is full (max_map_size " + format_bytes(max_map_size_) +
             " reached); raise store.max_map_size";

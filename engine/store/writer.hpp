@@ -54,6 +54,7 @@ class Writer {
   Growth grow_map(std::string& error);
   void record(std::span<Request> batch, const std::vector<std::string>& errors,
               const std::string& batch_error);
+  void note_health(const std::string& batch_error);
   static void finish(std::span<Request> batch, const std::vector<std::string>& errors,
                      const std::string& batch_error);
 
@@ -74,6 +75,7 @@ class Writer {
   std::thread thread_;
   std::atomic<std::thread::id> writer_id_;
   std::string broken_;  // writer thread only: set if the map could not be remapped
+  std::string failure_cause_;  // writer thread only: why the last batch failed, short
 
   mutable std::mutex stats_mutex_;
   StoreStats stats_;

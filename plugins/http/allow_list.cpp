@@ -7,27 +7,68 @@
 namespace charla::plugins::http {
 namespace {
 
-std::vector<std::string> patterns(const nlohmann::json& list, const std::string& where) {
+// Splits "host", "host:port", "host:*", "[v6]:port" or a bare IPv6 literal.
+AllowList::Pattern parse_pattern(const std::string& text, const std::string& where) {
+  auto bad = [&](const std::string& why) {
+    return std::invalid_argument(where + ": '" + text + "' " + why);
+  };
+  std::string host = text;
+  std::string port;
+  if (!host.empty() && host.front() == '[') {
+    auto close = host.find(']');
+    if (close == std::string::npos) throw bad("has an unclosed '['");
+    std::string rest = host.substr(close + 1);
+    host = host.substr(0, close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') throw bad("is not a host name or *.domain pattern");
+      port = rest.substr(1);
+      if (port.empty()) throw bad("has an empty port");
+    }
+  } else if (std::count(host.begin(), host.end(), ':') == 1) {
+    auto colon = host.find(':');
+    port = host.substr(colon + 1);
+    host.resize(colon);
+    if (port.empty()) throw bad("has an empty port");
+  }
+  AllowList::Pattern p;
+  p.host = normalize_host(host);
+  bool wildcard = p.host.starts_with("*.");
+  std::string_view name = wildcard ? std::string_view(p.host).substr(2) : std::string_view(p.host);
+  if (name.empty() || name.find('*') != std::string_view::npos || name.find('/') != std::string_view::npos ||
+      (name.find(':') != std::string_view::npos && name.find('.') != std::string_view::npos))
+    throw bad("is not a host name or *.domain pattern, with an optional :port (no scheme or path)");
+  if (port == "*") {
+    p.port = 0;
+  } else if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 ||
+        std::stoi(port) > 65535)
+      throw bad("has a port that is not a number from 1 to 65535 or *");
+    p.port = std::stoi(port);
+  }
+  return p;
+}
+
+std::vector<AllowList::Pattern> patterns(const nlohmann::json& list, const std::string& where) {
   if (!list.is_array()) throw std::invalid_argument(where + ": must be an array of host names");
-  std::vector<std::string> out;
+  std::vector<AllowList::Pattern> out;
   for (const auto& item : list) {
     if (!item.is_string()) throw std::invalid_argument(where + ": must be an array of host names");
-    std::string p = normalize_host(item.get<std::string>());
-    bool wildcard = p.starts_with("*.");
-    std::string_view name = wildcard ? std::string_view(p).substr(2) : std::string_view(p);
-    if (name.empty() || name.find('*') != std::string_view::npos || name.find('/') != std::string_view::npos ||
-        (name.find(':') != std::string_view::npos && name.find('.') != std::string_view::npos))
-      throw std::invalid_argument(where + ": '" + item.get<std::string>() +
-                                  "' is not a host name or *.domain pattern (no scheme, port or path)");
-    out.push_back(std::move(p));
+    out.push_back(parse_pattern(item.get<std::string>(), where));
   }
   return out;
 }
 
-bool matches(const std::vector<std::string>& list, std::string_view host) {
-  return std::any_of(list.begin(), list.end(), [&](const std::string& p) {
-    if (p.starts_with("*.")) return host.size() > p.size() - 1 && host.ends_with(std::string_view(p).substr(1));
-    return host == p;
+bool port_allowed(int pattern_port, std::uint16_t port) {
+  if (pattern_port < 0) return port == 80 || port == 443;
+  return pattern_port == 0 || pattern_port == port;
+}
+
+bool matches(const std::vector<AllowList::Pattern>& list, std::string_view host, std::uint16_t port) {
+  return std::any_of(list.begin(), list.end(), [&](const AllowList::Pattern& p) {
+    if (!port_allowed(p.port, port)) return false;
+    const std::string& h = p.host;
+    if (h.starts_with("*.")) return host.size() > h.size() - 1 && host.ends_with(std::string_view(h).substr(1));
+    return host == h;
   });
 }
 
@@ -61,12 +102,12 @@ AllowList AllowList::from_json(const nlohmann::json& allow_hosts) {
   return out;
 }
 
-bool AllowList::allows(std::string_view flow, std::string_view host) const {
+bool AllowList::allows(std::string_view flow, std::string_view host, std::uint16_t port) const {
   std::string h = normalize_host(host);
   if (h.empty()) return false;
-  if (matches(every_flow_, h)) return true;
+  if (matches(every_flow_, h, port)) return true;
   auto it = per_flow_.find(flow);
-  return it != per_flow_.end() && matches(it->second, h);
+  return it != per_flow_.end() && matches(it->second, h, port);
 }
 
 }  // namespace charla::plugins::http

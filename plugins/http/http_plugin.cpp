@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
@@ -49,13 +50,23 @@ std::string lower(std::string s) {
 // allow-list is checked against Boost.URL's reading of the URL; this second reading
 // makes sure the two parsers agree, so no URL can look allowed to one and lead the
 // other elsewhere (userinfo tricks, numeric hosts like 0x7f.1).
-std::optional<std::string> curl_host(const std::string& url) {
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  bool operator==(const Endpoint&) const = default;
+};
+
+std::optional<Endpoint> curl_endpoint(const std::string& url) {
   std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
   if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return std::nullopt;
   char* host = nullptr;
   if (curl_url_get(u.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK || !host) return std::nullopt;
-  std::string out = normalize_host(host);
+  Endpoint out{normalize_host(host), 0};
   curl_free(host);
+  char* port = nullptr;
+  if (curl_url_get(u.get(), CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK || !port) return std::nullopt;
+  out.port = static_cast<std::uint16_t>(std::strtoul(port, nullptr, 10));
+  curl_free(port);
   return out;
 }
 
@@ -95,11 +106,20 @@ std::optional<Outgoing> parse_args(const PluginCall& call, const AllowList& allo
   if (parsed->encoded_host().find('%') != std::string_view::npos) return fail("percent-encoded host names are not supported");
   std::string host = normalize_host(parsed->host_address());
   if (host.empty()) return fail("'" + url + "' has no host");
-  auto connect_host = curl_host(url);
-  if (!connect_host) return fail("'" + url + "' is not a valid URL");
-  if (*connect_host != host) return fail("'" + url + "' is ambiguous (host " + host + " or " + *connect_host + "?)");
-  if (!allow.allows(call.flow, host))
-    return fail("host " + host + " is not on the allow-list for flow " + call.flow + " (plugins.http.allow_hosts)");
+  std::uint16_t port = parsed->has_port() && parsed->port_number() != 0 ? parsed->port_number()
+                       : scheme == "https"                                ? 443
+                                                                          : 80;
+  auto connect = curl_endpoint(url);
+  if (!connect) return fail("'" + url + "' is not a valid URL");
+  if (connect->host != host) return fail("'" + url + "' is ambiguous (host " + host + " or " + connect->host + "?)");
+  if (connect->port != port)
+    return fail("'" + url + "' is ambiguous (port " + std::to_string(port) + " or " + std::to_string(connect->port) + "?)");
+  if (!allow.allows(call.flow, host, port)) {
+    bool default_port = port == 80 || port == 443;
+    return fail((default_port ? "host " + host : "host " + host + " port " + std::to_string(port)) +
+                " is not on the allow-list for flow " + call.flow + " (plugins.http.allow_hosts" +
+                (default_port ? ")" : "; a bare host allows only ports 80 and 443: list it as host:port)"));
+  }
   out.request.url = url;
 
   bool has_content_type = false;
@@ -114,6 +134,8 @@ std::optional<Outgoing> parse_args(const PluginCall& call, const AllowList& allo
       else
         return fail("header '" + name + "' must be a string or a number");
       if (!is_token(name)) return fail("'" + name + "' is not a valid header name");
+      // The Host header would let a flow reach another virtual host than the URL's.
+      if (lower(name) == "host") return fail("flows cannot set the Host header: it is taken from the URL");
       if (has_line_break(text)) return fail("header '" + name + "' contains a line break");
       if (lower(name) == "content-type") has_content_type = true;
       out.request.headers.emplace_back(name, std::move(text));

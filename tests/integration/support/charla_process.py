@@ -68,7 +68,7 @@ class CharlaError(Exception):
 
 class CharlaProcess:
     def __init__(self, charla, workdir, config, env=None, app_secret=APP_SECRET,
-                 verify_token=VERIFY_TOKEN, admin_token=ADMIN_TOKEN, port=None):
+                 verify_token=VERIFY_TOKEN, admin_token=ADMIN_TOKEN, port=None, preexec_fn=None):
         self.charla = charla
         self.workdir = workdir
         self.data_dir = os.path.join(workdir, "data")
@@ -78,6 +78,7 @@ class CharlaProcess:
         self.admin_token = admin_token
         self.port = port or free_port()
         self.proc = None
+        self.preexec_fn = preexec_fn    # e.g. resource.setrlimit in the child
         self.starts = 0
         os.makedirs(workdir, exist_ok=True)
         with open(self.config_path, "w") as f:
@@ -104,7 +105,7 @@ class CharlaProcess:
         err.flush()
         try:
             self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL,
-                                         stdout=err, stderr=err)
+                                         stdout=err, stderr=err, preexec_fn=self.preexec_fn)
         finally:
             err.close()
         self.starts += 1

@@ -29,41 +29,93 @@ FakeHttpServer echo_server() {
 
 TEST_CASE("http: allow-list patterns", "[http]") {
   auto every = AllowList::from_json(json::array({"api.example.com", "*.crm.example", "127.0.0.1", "[::1]"}));
-  CHECK(every.allows("any", "api.example.com"));
-  CHECK(every.allows("any", "API.Example.COM."));
-  CHECK_FALSE(every.allows("any", "example.com"));
-  CHECK_FALSE(every.allows("any", "api.example.com.evil.net"));
-  CHECK_FALSE(every.allows("any", "evilapi.example.com"));
-  CHECK(every.allows("any", "eu.crm.example"));
-  CHECK(every.allows("any", "a.b.crm.example"));
-  CHECK_FALSE(every.allows("any", "crm.example"));  // the wildcard needs a label in front
-  CHECK_FALSE(every.allows("any", "evilcrm.example"));
-  CHECK(every.allows("any", "127.0.0.1"));
-  CHECK(every.allows("any", "::1"));
+  CHECK(every.allows("any", "api.example.com", 443));
+  CHECK(every.allows("any", "API.Example.COM.", 443));
+  CHECK_FALSE(every.allows("any", "example.com", 443));
+  CHECK_FALSE(every.allows("any", "api.example.com.evil.net", 443));
+  CHECK_FALSE(every.allows("any", "evilapi.example.com", 443));
+  CHECK(every.allows("any", "eu.crm.example", 443));
+  CHECK(every.allows("any", "a.b.crm.example", 443));
+  CHECK_FALSE(every.allows("any", "crm.example", 443));  // the wildcard needs a label in front
+  CHECK_FALSE(every.allows("any", "evilcrm.example", 443));
+  CHECK(every.allows("any", "127.0.0.1", 443));
+  CHECK(every.allows("any", "::1", 443));
 
   auto per_flow = AllowList::from_json({{"insurance", {"quotes.example"}}, {"*", {"status.example"}}});
-  CHECK(per_flow.allows("insurance", "quotes.example"));
-  CHECK_FALSE(per_flow.allows("clinic", "quotes.example"));
-  CHECK(per_flow.allows("clinic", "status.example"));
+  CHECK(per_flow.allows("insurance", "quotes.example", 443));
+  CHECK_FALSE(per_flow.allows("clinic", "quotes.example", 443));
+  CHECK(per_flow.allows("clinic", "status.example", 443));
 
-  CHECK_FALSE(AllowList::from_json(nullptr).allows("insurance", "api.example.com"));
+  CHECK_FALSE(AllowList::from_json(nullptr).allows("insurance", "api.example.com", 443));
   CHECK_THROWS_AS(AllowList::from_json("api.example.com"), std::invalid_argument);
   CHECK_THROWS_AS(AllowList::from_json(json::array({"*"})), std::invalid_argument);
   CHECK_THROWS_AS(AllowList::from_json(json::array({"https://api.example.com/x"})), std::invalid_argument);
-  CHECK_THROWS_AS(AllowList::from_json(json::array({"api.example.com:443"})), std::invalid_argument);
+  CHECK_NOTHROW(AllowList::from_json(json::array({"api.example.com:443"})));
+}
+
+TEST_CASE("http: allow-list ports: a bare host means 80 and 443 only", "[http]") {
+  auto list = AllowList::from_json(
+      json::array({"api.example.com", "crm.example:8443", "*.svc.example:*", "[::1]:8080", "::2"}));
+  CHECK(list.allows("any", "api.example.com", 443));
+  CHECK(list.allows("any", "api.example.com", 80));
+  CHECK_FALSE(list.allows("any", "api.example.com", 8080));  // e.g. the host's admin port
+  CHECK_FALSE(list.allows("any", "api.example.com", 6379));
+  CHECK(list.allows("any", "crm.example", 8443));
+  CHECK_FALSE(list.allows("any", "crm.example", 443));
+  CHECK(list.allows("any", "a.svc.example", 9000));
+  CHECK(list.allows("any", "::1", 8080));
+  CHECK_FALSE(list.allows("any", "::1", 443));
+  CHECK(list.allows("any", "::2", 443));
+  for (const char* bad : {"api.example.com:", "api.example.com:0", "api.example.com:70000", "api.example.com:http",
+                          "[::1", "[::1]x", "*:80"})
+    CHECK_THROWS_AS(AllowList::from_json(json::array({bad})), std::invalid_argument);
+}
+
+TEST_CASE("http: another port of a listed host is refused; host:port reaches it", "[http]") {
+  FakeHttpServer server = echo_server();
+  boost::asio::io_context io;
+  const std::string port = std::to_string(server.port());
+  auto bare = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1"}}});
+  Outcome refused;
+  bare->call(make_call("http", {{"url", server.url("/admin")}}), refused.done());
+  REQUIRE(run_until(io, [&] { return refused.calls > 0; }));
+  CHECK_THAT(refused.reply.argument_error, Catch::Contains("host 127.0.0.1 port " + port + " is not on the allow-list"));
+  CHECK_THAT(refused.reply.argument_error, Catch::Contains("list it as host:port"));
+  CHECK(server.requests() == 0);
+
+  auto with_port = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1:" + port}}});
+  Outcome reached;
+  with_port->call(make_call("http", {{"url", server.url("/quote")}}), reached.done());
+  REQUIRE(run_until(io, [&] { return reached.calls > 0; }));
+  REQUIRE(reached.ok());
+  CHECK(server.requests() == 1);
+}
+
+TEST_CASE("http: flows cannot set the Host header", "[http]") {
+  FakeHttpServer server = echo_server();
+  boost::asio::io_context io;
+  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1:*"}}});
+  for (const char* name : {"Host", "host", "HOST"}) {
+    Outcome out;
+    plugin->call(make_call("http", {{"url", server.url("/")}, {"headers", {{name, "internal.admin"}}}}), out.done());
+    REQUIRE(run_until(io, [&] { return out.calls > 0; }));
+    CHECK(out.reply.argument_error == "http: flows cannot set the Host header: it is taken from the URL");
+  }
+  CHECK(server.requests() == 0);
 }
 
 TEST_CASE("http: a host off the allow-list is refused before any request", "[http]") {
   FakeHttpServer server = echo_server();
   boost::asio::io_context io;
-  auto plugin = make_plugin("http", io, {{"allow_hosts", {{"clinic", {"127.0.0.1"}}}}});
+  auto plugin = make_plugin("http", io, {{"allow_hosts", {{"clinic", {"127.0.0.1:*"}}}}});
   CHECK(plugin->methods() == std::vector<std::string>{"http"});
   Outcome out;
   plugin->call(make_call("http", {{"url", server.url("/x")}}), out.done());  // flow "insurance"
   CHECK(out.calls == 0);
   REQUIRE(run_until(io, [&] { return out.calls > 0; }));
-  CHECK(out.reply.argument_error ==
-        "http: host 127.0.0.1 is not on the allow-list for flow insurance (plugins.http.allow_hosts)");
+  CHECK_THAT(out.reply.argument_error,
+             Catch::StartsWith("http: host 127.0.0.1 port " + std::to_string(server.port()) +
+                               " is not on the allow-list for flow insurance (plugins.http.allow_hosts"));
   CHECK(server.requests() == 0);
 
   Outcome other;
@@ -75,7 +127,7 @@ TEST_CASE("http: a host off the allow-list is refused before any request", "[htt
 TEST_CASE("http: a listed host is reached; status, headers, body, json", "[http]") {
   FakeHttpServer server = echo_server();
   boost::asio::io_context io;
-  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1"}}});
+  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1:*"}}});
   Outcome out;
   plugin->call(make_call("http", {{"url", server.url("/quote?age=30")}, {"headers", {{"X-Api-Key", "k1"}}}}), out.done());
   REQUIRE(run_until(io, [&] { return out.calls > 0; }));
@@ -95,7 +147,7 @@ TEST_CASE("http: json= is sent as a JSON body and comes back parsed", "[http]") 
     return FakeReply::json(req.body(), 201).header("X-Seen-Type", std::string(req[boost::beast::http::field::content_type]));
   });
   boost::asio::io_context io;
-  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1"}}});
+  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1:*"}}});
   json payload{{"nombre", "Ana"}, {"edad", 30}, {"planes", {"basico", "plus"}}};
   Outcome out;
   plugin->call(make_call("http", {{"method", "post"}, {"url", server.url("/leads")}, {"json", payload}}), out.done());
@@ -120,7 +172,7 @@ TEST_CASE("http: json= is sent as a JSON body and comes back parsed", "[http]") 
 TEST_CASE("http: error statuses are results, not errors", "[http]") {
   FakeHttpServer server([](const FakeRequest&) { return FakeReply::text("boom", 500); });
   boost::asio::io_context io;
-  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1"}}});
+  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1:*"}}});
   Outcome out;
   plugin->call(make_call("http", {{"url", server.url()}}), out.done());
   REQUIRE(run_until(io, [&] { return out.calls > 0; }));
@@ -136,7 +188,7 @@ TEST_CASE("http: response size limit, timeout, refused connection", "[http]") {
     return FakeReply::text("small");
   });
   boost::asio::io_context io;
-  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1"}}, {"max_response_bytes", 1024}});
+  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1:*"}}, {"max_response_bytes", 1024}});
 
   Outcome big, small, hang, turn, refused;
   plugin->call(make_call("http", {{"url", server.url("/big")}}), big.done());
@@ -158,19 +210,19 @@ TEST_CASE("http: wildcard allow-list entry end to end (*.localhost)", "[http]") 
   // curl resolves *.localhost to the loopback address itself: no DNS involved.
   FakeHttpServer server;
   boost::asio::io_context io;
-  auto plugin = make_plugin("http", io, {{"allow_hosts", {"*.localhost"}}});
+  auto plugin = make_plugin("http", io, {{"allow_hosts", {"*.localhost:*"}}});
   Outcome sub, bare;
   plugin->call(make_call("http", {{"url", "http://api.localhost:" + std::to_string(server.port()) + "/"}}), sub.done());
   plugin->call(make_call("http", {{"url", "http://localhost:" + std::to_string(server.port()) + "/"}}), bare.done());
   REQUIRE(run_until(io, [&] { return sub.calls && bare.calls; }));
-  CHECK(bare.reply.argument_error.find("host localhost is not on the allow-list") != std::string::npos);
+  CHECK(bare.reply.argument_error.find("host localhost port " + std::to_string(server.port()) + " is not on the allow-list") != std::string::npos);
   REQUIRE(sub.ok());
   CHECK(sub.reply.value["body"] == "ok");
 }
 
 TEST_CASE("http: bad arguments are argument errors", "[http]") {
   boost::asio::io_context io;
-  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1"}}});
+  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1:*"}}});
   auto why = [&](json args) {
     Outcome out;
     plugin->call(make_call("http", std::move(args)), out.done());
@@ -206,7 +258,7 @@ TEST_CASE("http: URLs that curl would read differently are refused", "[http]") {
 TEST_CASE("http: shutdown and destruction with calls in flight", "[http]") {
   FakeHttpServer server([](const FakeRequest&) { return FakeReply::never(); });
   boost::asio::io_context io;
-  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1"}}});
+  auto plugin = make_plugin("http", io, {{"allow_hosts", {"127.0.0.1:*"}}});
   Outcome a, b;
   plugin->call(make_call("http", {{"url", server.url("/a")}}), a.done());
   plugin->call(make_call("http", {{"url", server.url("/b")}}), b.done());
