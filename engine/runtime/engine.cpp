@@ -159,12 +159,17 @@ void Engine::recover() {
   {
     auto txn = store_.read();
     txn.scan(store::Db::inbox, "", [&](std::string_view key, std::string_view value) {
+      if (key.size() != 8) {  // not a key charla writes: leave it, say so
+        note_corrupt_row();
+        log::error("inbox_key_unreadable", {{"key_bytes", key.size()}});
+        return true;
+      }
       try {
         pending.push_back(InboundEvent::from_json(json::parse(value)));
         pending.back().seq = store::from_be64(key);  // the key is authoritative
         pending.back().recovered = true;  // its turn may be what stopped the last process
       } catch (const std::exception& e) {
-        if (key.size() == 8) unreadable.emplace_back(store::from_be64(key), std::string("unreadable inbox row: ") + e.what());
+        unreadable.emplace_back(store::from_be64(key), std::string("unreadable inbox row: ") + e.what());
       }
       return true;
     });

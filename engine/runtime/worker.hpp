@@ -71,6 +71,7 @@ class Worker {
   void charge_recovered(std::shared_ptr<TurnContext> turn);
   void on_charged(std::shared_ptr<TurnContext> turn, const std::vector<std::uint64_t>& dropped, const std::string& error);
   void end_turn_without_commit(const std::string& key);
+  void note_clean_stop(const TurnContext& turn);
   void run_loop();
 
   Engine& engine_;

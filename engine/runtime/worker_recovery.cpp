@@ -3,9 +3,10 @@
 //    a hang ended by kill -9) would run again at every start: a crash loop. Only
 //    events delivered by startup recovery are charged: before their turn runs, the
 //    entry's `attempts` counter is incremented durably, so the normal path writes
-//    nothing extra. An entry that was pending at `inbox_max_attempts` starts
-//    (its first run plus `attempts` recovered runs, none finished) is moved to the
-//    quarantine instead, and the conversation goes on with its next event.
+//    nothing extra. An entry whose runs did not finish `inbox_max_attempts` times
+//    (its first run plus `attempts` recovered runs, less the runs a graceful stop
+//    cancelled, counted in `clean_stops`) is moved to the quarantine instead, and the
+//    conversation goes on with its next event.
 //    Turn errors the engine catches (Lua error, budget) are not poison: they answer
 //    with the fallback and finish the entry.
 //  - Conversations whose stored record cannot be read: set aside, see quarantine.hpp.
@@ -63,8 +64,12 @@ void Worker::charge_recovered(std::shared_ptr<TurnContext> turn) {
           }
           auto row = json::parse(*raw, nullptr, false);
           const auto attempts = uint_field(row, "attempts");
-          if (!row.is_object() || attempts + 1 >= max_attempts) {
-            const auto reason = row.is_object() ? "its turn did not finish in " + std::to_string(attempts + 1) +
+          const auto clean_stops = uint_field(row, "clean_stops");
+          // Runs that did not finish: the first (normal) run and every recovered one,
+          // less those a graceful stop cancelled.
+          const auto failed = attempts + 1 - std::min(clean_stops, attempts + 1);
+          if (!row.is_object() || failed >= max_attempts) {
+            const auto reason = row.is_object() ? "its turn did not finish in " + std::to_string(failed) +
                                                       " attempts (the process stopped while it ran)"
                                                 : std::string("unreadable inbox row");
             quarantine_inbox_row(txn, seq, *raw, reason, now);
@@ -99,6 +104,30 @@ void Worker::on_charged(std::shared_ptr<TurnContext> turn, const std::vector<std
   for (auto& e : events) e.recovered = false;
   if (events.empty()) return end_turn_without_commit(turn->key);
   run(std::move(turn));
+}
+
+// A graceful stop cancelled this turn: it did not fail, so the entry's next recovered
+// run is not one closer to the quarantine. Engine::stop flushes the store after the
+// workers stop, so this write lands before the process exits.
+void Worker::note_clean_stop(const TurnContext& turn) {
+  if (turn.is_timer()) return;
+  std::vector<std::uint64_t> seqs;
+  for (const auto& e : turn.events)
+    if (e.seq) seqs.push_back(e.seq);
+  engine_.store_.submit(
+      [seqs](store::WriteTxn& txn) {
+        for (auto seq : seqs) {
+          auto raw = txn.get(store::Db::inbox, store::be64(seq));
+          if (!raw) continue;
+          auto row = json::parse(*raw, nullptr, false);
+          if (!row.is_object()) continue;
+          row["clean_stops"] = uint_field(row, "clean_stops") + 1;
+          txn.put(store::Db::inbox, store::be64(seq), row.dump());
+        }
+      },
+      [](const std::string& error) {
+        if (!error.empty()) log::error("inbox_clean_stop_write_failed", {{"error", error}});
+      });
 }
 
 void Worker::end_turn_without_commit(const std::string& key) {

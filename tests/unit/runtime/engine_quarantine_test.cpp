@@ -5,6 +5,7 @@
 #include "runtime/conversation.hpp"
 #include "runtime/quarantine.hpp"
 #include "runtime_fixture.hpp"
+#include "support/fake_llm.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -167,4 +168,59 @@ TEST_CASE("an inbox entry interrupted on every attempt is quarantined; its conve
   REQUIRE(eventually([&] { return !h.inbox_has(poison); }));
   CHECK(h.admin(&runtime::Engine::retry_quarantined, "message:" + std::to_string(poison)).first == 404);
   CHECK(h.admin(&runtime::Engine::retry_quarantined, "bogus").first == 400);
+}
+
+TEST_CASE("a recovered run is counted before it runs; one cancelled by a graceful stop does not count") {
+  charla::test::FakeLlm llm;
+  llm.set_default(charla::test::LlmStep::hang());
+  TempDir dir;
+  auto flow = dir.write("ask.lua", R"(
+return { name = "ask", initial = "A",
+  states = { A = { message = function(ctx, msg)
+    local answer, err = ctx:llm{ prompt = msg.text }
+    ctx:say("IA: " .. tostring(answer or err.code))
+  end } } }
+)");
+  store::Store::Options so;
+  so.dir = dir.path() / "data";
+  auto store = store::Store::open(so);
+  runtime::ManualClock clock;
+  RecordingChannel channel;
+  channel.mark_delivered_in(*store);
+  auto make_engine = [&] {
+    runtime::EngineOptions options;
+    options.workers = 1;
+    options.flows = {flow};
+    options.timer_tick = std::chrono::milliseconds(0);
+    options.inbox_max_attempts = 3;
+    options.plugins = {{"llm", {{"base_url", llm.base_url()}, {"model", "m"}, {"timeout_ms", 60000}, {"max_retries", 0}}}};
+    auto e = std::make_unique<runtime::Engine>(options, *store, clock);
+    e->add_channel(channel);
+    return e;
+  };
+  std::uint64_t seq = 0;
+  store->write([&](store::WriteTxn& txn) {  // interrupted twice already: its first run and one recovered run
+    auto e = text_event("hugo", "pregunta");
+    e.seq = seq = txn.next_seq("inbox");
+    e.attempts = 1;
+    txn.put(store::Db::inbox, store::be64(seq), e.to_json().dump());
+  });
+  auto inbox_row = [&] {
+    auto raw = store->read().get(store::Db::inbox, store::be64(seq));
+    return raw ? json::parse(*raw) : json();
+  };
+  auto engine = make_engine();
+  engine->start();
+  REQUIRE(eventually([&] { return engine->stats().suspended_turns == 1; }));
+  CHECK(inbox_row()["attempts"] == 2);  // durable before the turn ran
+  engine->stop();                       // graceful: cancels the suspended turn
+  CHECK(inbox_row()["clean_stops"] == 1);
+
+  llm.set_default(charla::test::LlmStep::reply("hola"));
+  engine = make_engine();
+  engine->start();  // 2 recovered runs + the first, 1 cancelled: 2 failures, under 3
+  REQUIRE(channel.wait_for(1));
+  CHECK(channel.texts(Harness::key("hugo")) == std::vector<std::string>{"IA: hola"});
+  CHECK(engine->quarantine().empty());
+  engine->stop();
 }
