@@ -224,3 +224,13 @@ return { name = "ask", initial = "A",
   CHECK(engine->quarantine().empty());
   engine->stop();
 }
+
+TEST_CASE("an exception in an operation run on a worker is logged and counted; the worker keeps serving") {
+  Harness h;
+  h.engine->start();
+  h.engine->with_conversation(Harness::key("ines"), [] { throw std::runtime_error("a bug in an admin task"); });
+  accept_all(*h.engine, {text_event("ines", "hola", "w1"), text_event("juan", "hola", "w2")});
+  REQUIRE(h.channel.wait_for(2));
+  CHECK(h.texts("ines") == std::vector<std::string>{"eco hola"});
+  CHECK(h.engine->stats().loop_exceptions == 1);
+}
