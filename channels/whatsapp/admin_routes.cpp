@@ -87,6 +87,7 @@ http::MetricsSource metrics_source(const OutboxSender& sender, const WebhookInta
     http::write_counter(out, "charla_whatsapp_token_pauses_total", "Times a number was paused by an invalid token", s.token_pauses);
     http::write_counter(out, "charla_whatsapp_statuses_total", "Status webhooks applied", s.statuses);
     http::write_counter(out, "charla_whatsapp_orphan_statuses_total", "Status webhooks for unknown messages", s.orphan_statuses);
+    http::write_counter(out, "charla_whatsapp_sender_loop_exceptions_total", "Exceptions that reached the sender's loop (logged)", s.loop_exceptions);
     const auto& i = intake.metrics();
     http::write_counter(out, "charla_webhook_posts_total", "Webhook POSTs received", i.posts);
     http::write_counter(out, "charla_webhook_bad_signature_total", "Webhook POSTs refused for their signature", i.bad_signature);

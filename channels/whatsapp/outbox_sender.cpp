@@ -126,7 +126,9 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
         [seq, fields, wamids](store::WriteTxn& txn) {
           auto raw = txn.get(store::Db::outbox, store::be64(seq));
           if (!raw) return;
-          auto row = json::parse(*raw);
+          auto row = json::parse(*raw, nullptr, false);
+          // An unreadable row is left as it is (never overwritten with a partial one).
+          if (!row.is_object()) throw std::runtime_error("outbox row " + std::to_string(seq) + " is unreadable");
           for (auto& [k, v] : fields.items()) row[k] = v;
           txn.put(store::Db::outbox, store::be64(seq), row.dump());
           for (auto& w : wamids) txn.put(store::Db::outbox_by_wamid, w, store::be64(seq));
@@ -375,7 +377,9 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
       auto txn = store.read();
       auto raw = txn.get(store::Db::conv, p.row.conversation);
       if (!raw) return false;
-      auto* flow = engine.flow(json::parse(*raw).value("flow", ""));
+      auto conv = json::parse(*raw, nullptr, false);
+      if (!conv.is_object() || !conv.contains("flow") || !conv["flow"].is_string()) return false;  // unreadable record
+      auto* flow = engine.flow(conv["flow"].get<std::string>());
       if (!flow || !flow->window_template.is_object()) return false;
       tmpl = flow->window_template;
     }
@@ -415,7 +419,19 @@ OutboxSender::OutboxSender(const config::WhatsAppConfig& config, store::Store& s
   impl_->http = std::make_unique<net::HttpClient>(impl_->io, http_options);
   impl_->thread = std::thread([impl = impl_.get()] {
     auto guard = asio::make_work_guard(impl->io);
-    impl->io.run();
+    // An exception that reaches the loop is logged and counted; sending goes on.
+    for (;;) {
+      try {
+        impl->io.run();
+        return;
+      } catch (const std::exception& e) {
+        ++impl->metrics.loop_exceptions;
+        log::error("whatsapp_sender_loop_exception", {{"error", e.what()}});
+      } catch (...) {
+        ++impl->metrics.loop_exceptions;
+        log::error("whatsapp_sender_loop_exception", {{"error", "unknown exception"}});
+      }
+    }
   });
 }
 
@@ -451,7 +467,11 @@ void OutboxSender::apply_status(const std::string& wamid, const std::string& sta
           ++metrics->orphan_statuses;  // sent by another system, or pruned
           return;
         }
-        auto row = json::parse(*raw);
+        auto row = json::parse(*raw, nullptr, false);
+        if (!row.is_object()) {  // answered as handled: Meta must not redeliver it for days
+          log::error("outbox_row_unreadable", {{"wamid", wamid}});
+          return;
+        }
         if (status_rank(status) <= status_rank(row.value("status", "pending"))) return;
         row["status"] = status;
         row["status_ms"] = timestamp * 1000;
@@ -485,8 +505,10 @@ void OutboxSender::retry_row(std::uint64_t seq, std::function<void(const std::st
         row->reset();
         auto raw = txn.get(store::Db::outbox, store::be64(seq));
         if (!raw) return;
-        auto j = json::parse(*raw);
-        auto status = j.value("status", "");
+        auto j = json::parse(*raw, nullptr, false);
+        if (!j.is_object() || !j.contains("status") || !j["status"].is_string())
+          throw std::runtime_error("outbox row " + std::to_string(seq) + " is unreadable");
+        auto status = j["status"].get<std::string>();
         if (status != "dead" && status != "failed" && status != "sink") return;
         j["status"] = "pending";
         j["attempts"] = 0;

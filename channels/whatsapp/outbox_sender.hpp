@@ -42,6 +42,7 @@ struct SenderMetrics {
   // (a timeout, a connection lost mid-request): each may be a duplicate for the customer.
   std::atomic<std::uint64_t> resends{0};
   std::atomic<std::int64_t> in_flight{0};  // Graph requests in flight now (all numbers)
+  std::atomic<std::uint64_t> loop_exceptions{0};  // exceptions that reached the sender's loop
 };
 
 class OutboxSender final : public runtime::Channel {

@@ -97,6 +97,7 @@ void read_store(ObjectReader r, Config::Store& store) {
   r.boolean("durable", store.durable);
   r.integer("history_limit", store.history_limit, 1, 100'000);
   r.integer("seen_retention_hours", store.seen_retention_hours, 1, 24 * 365);
+  r.integer("inbox_max_attempts", store.inbox_max_attempts, 1, 1000);
   r.reject_unknown();
 }
 

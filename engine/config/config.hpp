@@ -86,6 +86,7 @@ struct Config {
     bool durable = true;
     std::int64_t history_limit = 50;        // entries kept per conversation
     std::int64_t seen_retention_hours = 168;  // dedup window (Meta retries for 7 days)
+    std::int64_t inbox_max_attempts = 3;    // interrupted runs before an inbox entry is quarantined
   } store;
 
   WhatsAppConfig whatsapp;

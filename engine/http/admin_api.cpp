@@ -23,6 +23,20 @@ bool admin_authorized(const std::string& token, const Request& req, const Respon
 
 namespace {
 
+// Stored strings and request paths may hold any bytes: every body is dumped with
+// invalid UTF-8 replaced, so no answer can throw (type_error 316) or echo raw bytes.
+Response json_response(unsigned status, const json& body) {
+  return Response::json(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+Response error_response(unsigned status, const std::string& message) { return json_response(status, {{"error", message}}); }
+
+// LMDB keys are 1..511 bytes; anything else is a bad request, not a store error.
+std::optional<std::string> bad_key(const std::string& key) {
+  if (key.empty()) return "conversation key is empty";
+  if (key.size() > 400) return "conversation key is longer than 400 bytes";
+  return std::nullopt;
+}
+
 json summary(const Conversation& c) {
   return {{"conversation", c.key}, {"channel", c.channel}, {"account", c.account}, {"user", c.user},
           {"name", c.name}, {"flow", c.flow}, {"state", c.state}, {"paused", c.paused},
@@ -30,11 +44,18 @@ json summary(const Conversation& c) {
           {"errors", c.errors}};
 }
 
-std::optional<Conversation> read_conversation(runtime::Engine& engine, const std::string& key) {
-  auto txn = engine.store().read();
-  auto raw = txn.get(store::Db::conv, key);
-  if (!raw) return std::nullopt;
-  return Conversation::from_json(key, json::parse(*raw));
+// A stored record, or why it cannot be read (then the engine has set it aside).
+struct StoredConversation {
+  std::optional<Conversation> conv;
+  std::string error;
+};
+
+StoredConversation parse_conversation(const std::string& key, std::string_view raw) {
+  try {
+    return {Conversation::from_json(key, json::parse(raw)), {}};
+  } catch (const std::exception& e) {
+    return {std::nullopt, std::string("stored record unreadable: ") + e.what()};
+  }
 }
 
 json history_of(runtime::Engine& engine, const Conversation& c) {
@@ -42,14 +63,16 @@ json history_of(runtime::Engine& engine, const Conversation& c) {
   auto txn = engine.store().read();
   auto prefix = runtime::history_prefix(c.key);
   txn.scan_prefix(store::Db::history, prefix, [&](std::string_view, std::string_view v) {
-    out.push_back(json::parse(v));
+    auto entry = json::parse(v, nullptr, false);
+    out.push_back(entry.is_discarded() ? json{{"corrupt", true}} : entry);
     return true;
   });
   return out;
 }
 
 // Lists conversations in key order, filtered, `limit` per page; `cursor` is the last
-// key of the previous page.
+// key of the previous page. An unreadable record is listed (marked corrupt) when no
+// filter is given, so one bad row never hides the others.
 json list_conversations(runtime::Engine& engine, const Request& req) {
   auto param = [&](const char* k) {
     auto it = req.query.find(k);
@@ -61,22 +84,28 @@ json list_conversations(runtime::Engine& engine, const Request& req) {
   } catch (const std::exception&) {
   }
   const auto state = param("state"), flow = param("flow"), cursor = param("cursor"), paused = param("paused");
+  const bool filtered = !state.empty() || !flow.empty() || !paused.empty();
   json items = json::array();
   std::string last;
   bool more = false;
   auto txn = engine.store().read();
   txn.scan(store::Db::conv, cursor, [&](std::string_view k, std::string_view v) {
     if (k == cursor) return true;
-    auto c = Conversation::from_json(std::string(k), json::parse(v));
-    if ((!state.empty() && c.state != state) || (!flow.empty() && c.flow != flow) ||
-        (!paused.empty() && c.paused != (paused == "true")))
-      return true;
+    auto stored = parse_conversation(std::string(k), v);
+    if (!stored.conv && filtered) return true;
+    if (stored.conv) {
+      const auto& c = *stored.conv;
+      if ((!state.empty() && c.state != state) || (!flow.empty() && c.flow != flow) ||
+          (!paused.empty() && c.paused != (paused == "true")))
+        return true;
+    }
     if (items.size() == limit) {
       more = true;
       return false;
     }
-    items.push_back(summary(c));
-    last = c.key;
+    items.push_back(stored.conv ? summary(*stored.conv)
+                                : json{{"conversation", std::string(k)}, {"corrupt", true}, {"error", stored.error}});
+    last = std::string(k);
     return true;
   });
   json out{{"conversations", items}};
@@ -84,25 +113,31 @@ json list_conversations(runtime::Engine& engine, const Request& req) {
   return out;
 }
 
-// Deletes a conversation's record, history and timers, so its next message starts
-// the flow afresh.
+Response conversation_detail(runtime::Engine& engine, const std::string& key) {
+  std::optional<std::string> raw;
+  {
+    auto txn = engine.store().read();
+    raw = txn.get(store::Db::conv, key);
+  }
+  if (!raw) return error_response(404, "no conversation " + key);
+  auto stored = parse_conversation(key, *raw);
+  if (!stored.conv)  // the record stays as it is for inspection; reset starts the conversation afresh
+    return json_response(200, {{"conversation", key}, {"corrupt", true}, {"error", stored.error},
+                               {"quarantine", engine.quarantine(key)}});
+  const auto& c = *stored.conv;
+  auto out = summary(c);
+  out["data"] = c.data;
+  out["timers"] = c.timers;
+  out["handoff_reason"] = c.handoff_reason;
+  out["history"] = history_of(engine, c);
+  out["quarantine"] = engine.quarantine(key);  // its quarantined messages, if any
+  return json_response(200, out);
+}
+
 void reset_conversation(runtime::Engine& engine, const std::string& key, Respond respond) {
-  engine.with_conversation(key, [&engine, key, respond] {
-    engine.store().submit(
-        [key](store::WriteTxn& txn) {
-          auto raw = txn.get(store::Db::conv, key);
-          if (!raw) return;
-          auto c = Conversation::from_json(key, json::parse(*raw));
-          for (auto& [name, due] : c.timers) txn.del(store::Db::timers, runtime::timer_key(due, key, name));
-          for (auto seq = c.history_first; seq < c.history_next; ++seq)
-            txn.del(store::Db::history, runtime::history_key(key, seq));
-          txn.del(store::Db::conv, key);
-        },
-        [key, respond](const std::string& error) {
-          if (!error.empty()) return respond(Response::json(500, json{{"error", error}}.dump()));
-          log::info("conversation_reset", {{"conversation", key}});
-          respond(Response::json(200, json{{"conversation", key}, {"reset", true}}.dump()));
-        });
+  engine.reset_conversation(key, [key, respond](unsigned status, const std::string& message) {
+    if (status != 200) return respond(error_response(status, message));
+    respond(json_response(200, {{"conversation", key}, {"reset", true}}));
   });
 }
 
@@ -110,25 +145,33 @@ void reset_conversation(runtime::Engine& engine, const std::string& key, Respond
 void update_conversation(runtime::Engine& engine, const std::string& key, std::function<std::string(Conversation&)> change,
                          Respond respond) {
   engine.with_conversation(key, [&engine, key, change, respond] {
-    auto problem = std::make_shared<std::string>();
+    auto problem = std::make_shared<std::pair<unsigned, std::string>>();
     auto result = std::make_shared<json>();
     engine.store().submit(
         [key, change, problem, result](store::WriteTxn& txn) {
+          *problem = {};
           auto raw = txn.get(store::Db::conv, key);
           if (!raw) {
-            *problem = "no conversation " + key;
+            *problem = {404, "no conversation " + key};
             return;
           }
-          auto c = Conversation::from_json(key, json::parse(*raw));
-          *problem = change(c);
-          if (!problem->empty()) return;
+          auto stored = parse_conversation(key, *raw);
+          if (!stored.conv) {
+            *problem = {409, stored.error + "; reset the conversation or see GET /admin/quarantine"};
+            return;
+          }
+          auto& c = *stored.conv;
+          if (auto refused = change(c); !refused.empty()) {
+            *problem = {404, refused};
+            return;
+          }
           txn.put(store::Db::conv, key, c.to_json().dump());
           *result = summary(c);
         },
         [problem, result, respond](const std::string& error) {
-          if (!error.empty()) return respond(Response::json(500, json{{"error", error}}.dump()));
-          if (!problem->empty()) return respond(Response::json(404, json{{"error", *problem}}.dump()));
-          respond(Response::json(200, result->dump()));
+          if (!error.empty()) return respond(error_response(500, error));
+          if (problem->first) return respond(error_response(problem->first, problem->second));
+          respond(json_response(200, *result));
         });
   });
 }
@@ -149,33 +192,100 @@ std::string resolve_key(runtime::Engine& engine, const std::string& given) {
   return found.empty() ? given : found;
 }
 
+void conversation_route(runtime::Engine& engine, Request& req, Respond respond) {
+  using beast_http::verb;
+  std::string rest = req.path.substr(std::string("/admin/conversations/").size());
+  std::string action;
+  if (auto slash = rest.rfind('/'); slash != std::string::npos) {
+    action = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  if (auto problem = bad_key(rest)) return respond(error_response(400, *problem));
+  const auto key = resolve_key(engine, rest);
+  if (action.empty() && req.method == verb::get) return respond(conversation_detail(engine, key));
+  if (req.method == verb::delete_ && action.empty()) return reset_conversation(engine, key, std::move(respond));
+  if (req.method != verb::post) return respond(error_response(405, "method not allowed"));
+  if (action == "reset") return reset_conversation(engine, key, std::move(respond));
+  if (action == "pause" || action == "resume") {
+    bool pause = action == "pause";
+    return update_conversation(engine, key, [pause](Conversation& c) {
+      c.paused = pause;
+      if (!pause) c.handoff_reason.clear();
+      return std::string();
+    }, std::move(respond));
+  }
+  if (action == "state") {
+    auto body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("state") || !body["state"].is_string())
+      return respond(error_response(400, R"(body must be a JSON object {"state": "NAME"})"));
+    auto state = body["state"].get<std::string>();
+    return update_conversation(engine, key, [&engine, state](Conversation& c) {
+      auto* flow = engine.flow(c.flow);
+      if (!flow || std::find(flow->states.begin(), flow->states.end(), state) == flow->states.end())
+        return "flow '" + c.flow + "' has no state '" + state + "'";
+      c.state = state;
+      return std::string();
+    }, std::move(respond));
+  }
+  respond(error_response(404, "unknown action '" + action + "'"));
+}
+
+// /admin/quarantine[/{id}[/retry]]
+void quarantine_route(runtime::Engine& engine, Request& req, Respond respond) {
+  using beast_http::verb;
+  const std::string base = "/admin/quarantine";
+  std::string rest = req.path.size() > base.size() + 1 ? req.path.substr(base.size() + 1) : std::string();
+  if (rest.empty()) {
+    if (req.method != verb::get) return respond(error_response(405, "method not allowed"));
+    auto it = req.query.find("conversation");
+    return respond(json_response(200, {{"quarantine", engine.quarantine(it == req.query.end() ? "" : it->second)}}));
+  }
+  auto answer = [respond](unsigned status, const std::string& message) {
+    respond(status == 200 ? json_response(200, {{"result", message}}) : error_response(status, message));
+  };
+  const std::string retry_suffix = "/retry";
+  if (req.method == verb::post && rest.size() > retry_suffix.size() && rest.ends_with(retry_suffix))
+    return engine.retry_quarantined(rest.substr(0, rest.size() - retry_suffix.size()), answer);
+  if (req.method == verb::delete_) return engine.delete_quarantined(rest, answer);
+  respond(error_response(405, "use POST /admin/quarantine/{id}/retry or DELETE /admin/quarantine/{id}"));
+}
+
 }  // namespace
 
 void install_admin_routes(Server& server, const std::string& admin_token, runtime::Engine& engine,
                           std::vector<StatusSection> status_sections) {
   using beast_http::verb;
+  // Any exception a handler lets out becomes a 500 naming it; the server's loop never sees it.
   auto guarded = [token = admin_token](auto handler) {
     return [token, handler](Request& req, Respond respond) {
-      if (admin_authorized(token, req, respond)) handler(req, std::move(respond));
+      if (!admin_authorized(token, req, respond)) return;
+      try {
+        handler(req, respond);
+      } catch (const std::exception& e) {
+        log::error("admin_request_failed", {{"path", req.path}, {"error", e.what()}});
+        respond(error_response(500, std::string("internal error: ") + e.what()));
+      }
     };
   };
   auto status = guarded([&engine, status_sections](Request&, Respond respond) {
     auto s = engine.stats();
     auto st = engine.store().stats();
     json out{{"running", engine.running()},
-                                     {"flows", engine.flow_names()},
-                                     {"accepted", s.accepted},
-                                     {"duplicates", s.duplicates},
-                                     {"turns", s.turns},
-                                     {"turn_errors", s.turn_errors},
-                                     {"active_conversations", s.active_conversations},
-                                     {"suspended_turns", s.suspended_turns},
-                                     {"store", {{"commits", st.commits}, {"writes", st.writes}, {"map_size", st.map_size}}}};
+             {"flows", engine.flow_names()},
+             {"accepted", s.accepted},
+             {"duplicates", s.duplicates},
+             {"turns", s.turns},
+             {"turn_errors", s.turn_errors},
+             {"active_conversations", s.active_conversations},
+             {"suspended_turns", s.suspended_turns},
+             {"corrupt_rows", s.corrupt_rows},
+             {"quarantine", {{"messages", s.quarantined_messages}, {"conversations", s.quarantined_conversations}}},
+             {"store", {{"commits", st.commits}, {"writes", st.writes}, {"map_size", st.map_size}}}};
     for (auto& section : status_sections) section(out);
-    respond(Response::json(200, out.dump()));
+    respond(json_response(200, out));
   });
   auto list = guarded([&engine](Request& req, Respond respond) {
-    respond(Response::json(200, list_conversations(engine, req).dump()));
+    respond(json_response(200, list_conversations(engine, req)));
   });
   server.route(verb::get, "/admin/status", status);
   server.route(verb::get, "/webhook/status", status);
@@ -183,54 +293,15 @@ void install_admin_routes(Server& server, const std::string& admin_token, runtim
   server.route(verb::get, "/webhook/conversations", list);
 
   // /admin/conversations/{key}[/reset|/state|/pause|/resume]
-  auto one = guarded([&engine](Request& req, Respond respond) {
-    std::string rest = req.path.substr(std::string("/admin/conversations/").size());
-    std::string action;
-    if (auto slash = rest.rfind('/'); slash != std::string::npos) {
-      action = rest.substr(slash + 1);
-      rest = rest.substr(0, slash);
-    }
-    const auto key = resolve_key(engine, rest);
-    if (action.empty() && req.method == verb::get) {
-      auto c = read_conversation(engine, key);
-      if (!c) return respond(Response::json(404, json{{"error", "no conversation " + key}}.dump()));
-      auto out = summary(*c);
-      out["data"] = c->data;
-      out["timers"] = c->timers;
-      out["handoff_reason"] = c->handoff_reason;
-      out["history"] = history_of(engine, *c);
-      return respond(Response::json(200, out.dump()));
-    }
-    if (req.method == verb::delete_ && action.empty()) return reset_conversation(engine, key, std::move(respond));
-    if (req.method != verb::post) return respond(Response::json(405, R"({"error":"method not allowed"})"));
-    if (action == "reset") return reset_conversation(engine, key, std::move(respond));
-    if (action == "pause" || action == "resume") {
-      bool pause = action == "pause";
-      return update_conversation(engine, key, [pause](Conversation& c) {
-        c.paused = pause;
-        if (!pause) c.handoff_reason.clear();
-        return std::string();
-      }, std::move(respond));
-    }
-    if (action == "state") {
-      auto body = json::parse(req.body, nullptr, false);
-      if (!body.is_object() || !body.contains("state") || !body["state"].is_string())
-        return respond(Response::json(400, R"({"error":"body must be {\"state\": \"NAME\"}"})"));
-      auto state = body["state"].get<std::string>();
-      return update_conversation(engine, key, [&engine, state](Conversation& c) {
-        auto* flow = engine.flow(c.flow);
-        if (!flow || std::find(flow->states.begin(), flow->states.end(), state) == flow->states.end())
-          return "flow '" + c.flow + "' has no state '" + state + "'";
-        c.state = state;
-        return std::string();
-      }, std::move(respond));
-    }
-    respond(Response::json(404, json{{"error", "unknown action '" + action + "'"}}.dump()));
-  });
+  auto one = guarded([&engine](Request& req, Respond respond) { conversation_route(engine, req, std::move(respond)); });
   for (auto method : {verb::get, verb::post, verb::delete_}) server.route(method, "/admin/conversations/*", one);
+  auto quarantine = guarded([&engine](Request& req, Respond respond) { quarantine_route(engine, req, std::move(respond)); });
+  server.route(verb::get, "/admin/quarantine", quarantine);
+  for (auto method : {verb::post, verb::delete_}) server.route(method, "/admin/quarantine/*", quarantine);
   server.route(verb::delete_, "/webhook/conversation/*", guarded([&engine](Request& req, Respond respond) {
-    auto key = resolve_key(engine, req.path.substr(std::string("/webhook/conversation/").size()));
-    reset_conversation(engine, key, std::move(respond));
+    auto rest = req.path.substr(std::string("/webhook/conversation/").size());
+    if (auto problem = bad_key(rest)) return respond(error_response(400, *problem));
+    reset_conversation(engine, resolve_key(engine, rest), std::move(respond));
   }));
 }
 

@@ -21,6 +21,13 @@ void install_metrics_route(Server& server, const runtime::Engine& engine, const 
     write_counter(out, "charla_turn_errors_total", "Turns that failed and sent the fallback", s.turn_errors);
     write_counter(out, "charla_timers_fired_total", "Timers fired", s.timers_fired);
     write_counter(out, "charla_commit_failures_total", "Turn commits the store refused (retried)", s.commit_failures);
+    write_counter(out, "charla_corrupt_rows_total", "Stored rows that could not be read (logged and set aside)", s.corrupt_rows);
+    write_counter(out, "charla_quarantined_total", "Inbox entries and conversations moved to the quarantine", s.quarantined_total);
+    write_counter(out, "charla_loop_exceptions_total", "Exceptions that reached a worker loop (logged; the loop goes on)", s.loop_exceptions);
+    write_gauge(out, "charla_quarantined_messages", "Inbox entries in the quarantine (GET /admin/quarantine)",
+                static_cast<double>(s.quarantined_messages));
+    write_gauge(out, "charla_quarantined_conversations", "Conversations set aside because their record is unreadable",
+                static_cast<double>(s.quarantined_conversations));
     write_gauge(out, "charla_active_conversations", "Conversations with a queued or running turn",
                 static_cast<double>(s.active_conversations));
     write_gauge(out, "charla_suspended_turns", "Turns waiting on a plugin call", static_cast<double>(s.suspended_turns));

@@ -2,6 +2,7 @@
 
 #include "log/log.hpp"
 #include "runtime/conversation.hpp"
+#include "runtime/quarantine.hpp"
 #include "runtime/worker.hpp"
 
 #include <condition_variable>
@@ -17,7 +18,7 @@ struct Engine::Shared {
   std::mutex timers_mutex;
   std::set<std::string> timers_in_flight;  // delivered, not yet consumed by a commit
   std::atomic<std::uint64_t> accepted{0}, duplicates{0}, turns{0}, turn_errors{0}, timers_fired{0},
-      commit_failures{0};
+      commit_failures{0}, corrupt_rows{0}, quarantined{0}, loop_exceptions{0};
   std::thread poller;
   std::mutex poller_mutex;
   std::condition_variable poller_wake;
@@ -38,6 +39,7 @@ EngineOptions EngineOptions::from_config(const config::Config& c) {
   o.history_limit = static_cast<std::size_t>(c.store.history_limit);
   o.seen_retention = std::chrono::hours(c.store.seen_retention_hours);
   o.plugins = c.plugins;
+  o.inbox_max_attempts = static_cast<std::uint64_t>(c.store.inbox_max_attempts);
   return o;
 }
 
@@ -164,9 +166,16 @@ void Engine::recover() {
   {
     auto txn = store_.read();
     txn.scan(store::Db::outbox, "", [&](std::string_view key, std::string_view value) {
-      auto j = json::parse(value, nullptr, false);
-      if (!j.is_discarded() && j.value("status", "") == "pending")
-        outbox[j.value("channel", "")].push_back(OutboundRow::from_json(store::from_be64(key), j));
+      // A row this version cannot read stays where it is (an operator can look at it);
+      // it is logged and counted, and every other row is still sent.
+      try {
+        auto j = json::parse(value);
+        if (j.value("status", "") == "pending")
+          outbox[j.value("channel", "")].push_back(OutboundRow::from_json(store::from_be64(key), j));
+      } catch (const std::exception& e) {
+        note_corrupt_row();
+        log::error("outbox_row_unreadable", {{"seq", key.size() == 8 ? store::from_be64(key) : 0}, {"error", e.what()}});
+      }
       return true;
     });
   }
@@ -176,20 +185,48 @@ void Engine::recover() {
   }
 
   std::vector<InboundEvent> pending;
+  std::vector<std::pair<std::uint64_t, std::string>> unreadable;  // seq, reason
   {
     auto txn = store_.read();
-    txn.scan(store::Db::inbox, "", [&](std::string_view, std::string_view value) {
+    txn.scan(store::Db::inbox, "", [&](std::string_view key, std::string_view value) {
+      if (key.size() != 8) {  // not a key charla writes: leave it, say so
+        note_corrupt_row();
+        log::error("inbox_key_unreadable", {{"key_bytes", key.size()}});
+        return true;
+      }
       try {
         pending.push_back(InboundEvent::from_json(json::parse(value)));
+        pending.back().seq = store::from_be64(key);  // the key is authoritative
+        pending.back().recovered = true;  // its turn may be what stopped the last process
       } catch (const std::exception& e) {
-        log::error("inbox_entry_unreadable", {{"error", e.what()}});
+        unreadable.emplace_back(store::from_be64(key), std::string("unreadable inbox row: ") + e.what());
       }
       return true;
     });
   }
+  if (!unreadable.empty()) quarantine_unreadable_inbox(unreadable);
   if (!pending.empty()) log::info("recovering_inbox", {{"events", pending.size()}});
   for (auto& e : pending) deliver(std::move(e));
   tick_timers();
+}
+
+// Rows this version cannot read would be skipped at every start, forever and unseen:
+// they move to the quarantine with their bytes, where the admin API shows them.
+void Engine::quarantine_unreadable_inbox(const std::vector<std::pair<std::uint64_t, std::string>>& rows) {
+  const auto now = clock_.now_ms();
+  try {
+    store_.write([&](store::WriteTxn& txn) {
+      for (auto& [seq, reason] : rows)
+        if (auto raw = txn.get(store::Db::inbox, store::be64(seq))) quarantine_inbox_row(txn, seq, *raw, reason, now);
+    });
+  } catch (const std::exception& e) {  // they stay in the inbox, skipped, and are tried again next start
+    log::error("quarantine_write_failed", {{"error", e.what()}});
+  }
+  for (auto& [seq, reason] : rows) {
+    note_corrupt_row();
+    note_quarantined();
+    log::error("inbox_entry_quarantined", {{"seq", seq}, {"reason", reason}});
+  }
 }
 
 void Engine::tick_timers() {
@@ -208,8 +245,13 @@ void Engine::tick_timers() {
       e.kind = InboundEvent::Kind::timer;
       e.conversation = k.conversation;
       auto v = json::parse(value, nullptr, false);
+      if (!v.is_object()) {  // the timer still fires (its name is in the key), without its payload
+        note_corrupt_row();
+        log::error("timer_row_unreadable", {{"conversation", k.conversation}, {"timer", k.name}});
+        v = json::object();
+      }
       e.payload = {{"name", k.name}, {"due_ms", k.due_ms},
-                   {"payload", v.is_discarded() ? json() : v.value("payload", json())}};
+                   {"payload", v.value("payload", json())}};
       e.received_ms = static_cast<std::int64_t>(now);
       e.accepted_at = std::chrono::steady_clock::now();
       due.push_back(std::move(e));
@@ -268,6 +310,9 @@ void Engine::turn_committed(const TurnReport& report, const std::string& fired_t
 }
 
 void Engine::note_commit_failure() { ++shared_->commit_failures; }
+void Engine::note_corrupt_row() { ++shared_->corrupt_rows; }
+void Engine::note_quarantined() { ++shared_->quarantined; }
+void Engine::note_loop_exception() { ++shared_->loop_exceptions; }
 
 const lua::FlowInfo* Engine::flow(const std::string& name) const {
   for (auto& f : flows_)
@@ -294,6 +339,15 @@ EngineStats Engine::stats() const {
   s.turn_errors = shared_->turn_errors;
   s.timers_fired = shared_->timers_fired;
   s.commit_failures = shared_->commit_failures;
+  s.corrupt_rows = shared_->corrupt_rows;
+  s.quarantined_total = shared_->quarantined;
+  s.loop_exceptions = shared_->loop_exceptions;
+  try {
+    auto counts = count_quarantine(store_.read());
+    s.quarantined_messages = counts.messages;
+    s.quarantined_conversations = counts.conversations;
+  } catch (const std::exception&) {  // store closed: the gauges read 0
+  }
   for (auto& w : workers_) {
     s.active_conversations += w->active_conversations();
     s.suspended_turns += w->suspended_turns();

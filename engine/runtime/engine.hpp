@@ -42,6 +42,9 @@ struct EngineOptions {
   std::chrono::hours seen_retention{168};    // dedup rows older than this are pruned
   std::chrono::milliseconds seen_prune_every{std::chrono::hours(1)};  // by the poller; 0: only prune_seen()
   nlohmann::json plugins = nlohmann::json::object();  // name -> config block
+  // An inbox entry whose turn was running when the process stopped this many times is
+  // quarantined instead of run again (a poison message must not crash-loop the process).
+  std::uint64_t inbox_max_attempts = 3;
 
   static EngineOptions from_config(const config::Config& config);
 };
@@ -67,6 +70,11 @@ struct AcceptResult {
 struct EngineStats {
   std::uint64_t accepted = 0, duplicates = 0, turns = 0, turn_errors = 0, timers_fired = 0;
   std::uint64_t commit_failures = 0;
+  std::uint64_t corrupt_rows = 0;          // stored rows that could not be read (logged, set aside)
+  std::uint64_t quarantined_total = 0;     // inbox entries and conversations set aside since start
+  std::uint64_t loop_exceptions = 0;       // exceptions that reached a worker's event loop
+  std::size_t quarantined_messages = 0;    // in the quarantine db now
+  std::size_t quarantined_conversations = 0;
   std::size_t active_conversations = 0;    // with a queued or running turn
   std::size_t suspended_turns = 0;         // waiting on a plugin
 };
@@ -107,6 +115,19 @@ class Engine {
   // Runs `fn` on the conversation's worker between turns (admin operations).
   void with_conversation(const std::string& conversation, std::function<void()> fn);
 
+  // The quarantine (runtime/quarantine.hpp), for the admin API. `done` gets an HTTP
+  // status and a message; it runs on the store's writer thread.
+  using AdminDone = std::function<void(unsigned status, const std::string& message)>;
+  nlohmann::json quarantine(std::string_view conversation = {}) const;
+  // A message goes back to the inbox under its seq and runs (after what its
+  // conversation has queued); a conversation is looked at again with its held events.
+  void retry_quarantined(const std::string& id, AdminDone done);
+  // Drops a quarantined message for good, or clears a conversation's mark (as retry).
+  void delete_quarantined(const std::string& id, AdminDone done);
+  // Deletes a conversation's record, history, timers and quarantine mark (readable or
+  // not), on its worker between turns; its next event starts the flow afresh.
+  void reset_conversation(const std::string& conversation, AdminDone done);
+
   const lua::FlowInfo* flow(const std::string& name) const;  // as loaded at start
   std::string default_flow() const;
   std::vector<std::string> flow_names() const;
@@ -120,8 +141,13 @@ class Engine {
   class Worker& worker_for(const std::string& conversation);
   void deliver(InboundEvent event);
   void recover();
+  void release_conversation(const std::string& conversation);  // its held events may run again
+  void quarantine_unreadable_inbox(const std::vector<std::pair<std::uint64_t, std::string>>& rows);
   void turn_committed(const TurnReport& report, const std::string& fired_timer_key);
   void note_commit_failure();
+  void note_corrupt_row();
+  void note_quarantined();
+  void note_loop_exception();
   void poll_timers_loop();
 
   EngineOptions options_;

@@ -3,7 +3,7 @@
 namespace charla::runtime {
 
 nlohmann::json InboundEvent::to_json() const {
-  return {{"kind", kind == Kind::message ? "message" : "timer"},
+  nlohmann::json j{{"kind", kind == Kind::message ? "message" : "timer"},
           {"seq", seq},
           {"conversation", conversation},
           {"channel", channel},
@@ -14,6 +14,8 @@ nlohmann::json InboundEvent::to_json() const {
           {"dedup_id", dedup_id},
           {"payload", payload},
           {"received_ms", received_ms}};
+  if (attempts) j["attempts"] = attempts;
+  return j;
 }
 
 InboundEvent InboundEvent::from_json(const nlohmann::json& j) {
@@ -29,6 +31,7 @@ InboundEvent InboundEvent::from_json(const nlohmann::json& j) {
   e.dedup_id = j.value("dedup_id", "");
   e.payload = j.value("payload", nlohmann::json::object());
   e.received_ms = j.value("received_ms", std::int64_t{0});
+  if (auto it = j.find("attempts"); it != j.end() && it->is_number_unsigned()) e.attempts = it->get<std::uint64_t>();
   e.accepted_at = std::chrono::steady_clock::now();
   return e;
 }

@@ -22,6 +22,12 @@ struct InboundEvent {
   std::string dedup_id;         // channel message id (wamid); empty: no dedup
   nlohmann::json payload;       // message: the Lua msg table; timer: {name, payload, due_ms}
   std::int64_t received_ms = 0; // wall clock at intake
+  // Runs started for this entry at startup recovery (see Worker::charge_recovered);
+  // persisted only once non-zero, so the normal path writes the same bytes as before.
+  std::uint64_t attempts = 0;
+  // Delivered by startup recovery: its turn may have stopped the previous process.
+  // Not persisted.
+  bool recovered = false;
   // Monotonic time of intake, for latency figures; not persisted.
   std::chrono::steady_clock::time_point accepted_at{};
 

@@ -5,6 +5,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 namespace charla::runtime {
 
 namespace asio = boost::asio;
@@ -25,10 +27,26 @@ Worker::Worker(Engine& engine, int index)
 Worker::~Worker() { stop(std::chrono::milliseconds(0)); }
 
 void Worker::start() {
-  thread_ = std::thread([this] {
-    auto guard = asio::make_work_guard(io_);
-    io_.run();
-  });
+  thread_ = std::thread([this] { run_loop(); });
+}
+
+// An exception that reaches the loop would end the thread and with it the process
+// (std::terminate). It is logged and counted, and the loop goes on serving the other
+// conversations.
+void Worker::run_loop() {
+  auto guard = asio::make_work_guard(io_);
+  for (;;) {
+    try {
+      io_.run();
+      return;  // stopped
+    } catch (const std::exception& e) {
+      engine_.note_loop_exception();
+      log::error("worker_loop_exception", {{"worker", index_}, {"error", e.what()}});
+    } catch (...) {
+      engine_.note_loop_exception();
+      log::error("worker_loop_exception", {{"worker", index_}, {"error", "unknown exception"}});
+    }
+  }
 }
 
 void Worker::post(InboundEvent event) {
@@ -80,17 +98,29 @@ void Worker::start_next(const std::string& key) {
     auto task = std::move(box.tasks.front());
     box.tasks.pop_front();
     cache_.erase(key);  // admin tasks may rewrite the record
-    task();
+    try {
+      task();
+    } catch (const std::exception& e) {
+      engine_.note_loop_exception();
+      log::error("admin_task_failed", {{"conversation", key}, {"error", e.what()}});
+    }
   }
   if (box.queue.empty()) return finish_mailbox_if_idle(key);
+  if (box.quarantined) return;  // its events wait for an operator
 
   auto turn = std::make_shared<TurnContext>();
   turn->key = key;
-  turn->cached = load(key, box.queue.front());
+  try {
+    turn->cached = load(key, box.queue.front());
+  } catch (const std::exception& e) {
+    return set_aside(key, box, std::string("stored conversation unreadable: ") + e.what());
+  }
   if (should_debounce(box, turn->cached.conv, key)) return cache_.put(key, std::move(turn->cached));
   turn->events = take_batch(box, turn->cached.conv);
   box.running = true;
   ++active_;
+  const bool recovered = std::any_of(turn->events.begin(), turn->events.end(), [](auto& e) { return e.recovered; });
+  if (recovered) return charge_recovered(std::move(turn));
   run(std::move(turn));
 }
 

@@ -27,6 +27,8 @@ class Worker {
   void start();
   void post(InboundEvent event);
   void post_task(std::string conversation, std::function<void()> fn);
+  // Lifts a conversation's quarantine on this worker: its held events run again.
+  void release(std::string conversation);
   // Cancels suspended turns (their events stay in the inbox) and waits until no turn
   // is running or committing, at most `grace`. Then stops the loop and joins.
   void stop(std::chrono::milliseconds grace);
@@ -41,6 +43,9 @@ class Worker {
     std::deque<std::function<void()>> tasks;   // admin operations, run between turns
     bool running = false;
     bool debounce_armed = false;
+    // The stored record could not be read: events wait here (and in the inbox) until
+    // an operator retries or resets the conversation.
+    bool quarantined = false;
     std::unique_ptr<boost::asio::steady_timer> timer;  // debounce or commit retry
   };
   struct Cached {
@@ -61,6 +66,13 @@ class Worker {
   void commit(std::shared_ptr<TurnContext> turn);
   void on_committed(std::shared_ptr<TurnContext> turn, const std::string& error);
   void retry_later(std::shared_ptr<TurnContext> turn);
+  // worker_recovery.cpp: poison messages and unreadable conversations.
+  void set_aside(const std::string& key, Mailbox& box, const std::string& reason);
+  void charge_recovered(std::shared_ptr<TurnContext> turn);
+  void on_charged(std::shared_ptr<TurnContext> turn, const std::vector<std::uint64_t>& dropped, const std::string& error);
+  void end_turn_without_commit(const std::string& key);
+  void note_clean_stop(const TurnContext& turn);
+  void run_loop();
 
   Engine& engine_;
   int index_;

@@ -102,7 +102,9 @@ void Worker::run(std::shared_ptr<TurnContext> turn) {
 
 void Worker::on_turn_result(std::shared_ptr<TurnContext> turn, lua::TurnResult result) {
   if (stopping_ && !result.ok && result.error_kind == "time") {
-    // Cancelled by shutdown: write nothing; the inbox entry runs again at next start.
+    // Cancelled by shutdown: the inbox entry runs again at next start, and this run
+    // is not counted against it as a poison attempt.
+    note_clean_stop(*turn);
     mailboxes_[turn->key].running = false;
     --active_;
     return;

@@ -39,8 +39,9 @@ namespace detail {
 class Writer;  // engine/store/writer.hpp
 }
 
-enum class Db { inbox, seen, conv, history, outbox, outbox_by_wamid, timers, meta };
-constexpr int kDbCount = 8;
+// quarantine: inbox entries and conversations the engine will not run (runtime/quarantine.hpp).
+enum class Db { inbox, seen, conv, history, outbox, outbox_by_wamid, timers, meta, quarantine };
+constexpr int kDbCount = 9;
 std::string_view db_name(Db db);
 
 constexpr std::uint32_t kSchemaVersion = 1;
