@@ -17,9 +17,12 @@ void open_sandbox(Host& host);
 // flow creates inherit the hook from the thread that creates them).
 void install_count_hook(Host& host, lua_State* thread);
 
-// Raises the error of a killed budget ("instruction budget exceeded (N instructions)"
-// or "not enough memory"), prefixed with the location at `level`.
-int raise_killed(lua_State* L, const Budget& budget, int level);
+// Raises the error of a killed budget ("instruction budget exceeded (N instructions)",
+// "turn time budget of N ms exceeded", or "not enough memory"), prefixed with the
+// location at `level` and, when given, `what` ran out ("pattern matching exceeded
+// the instruction budget ..."). Also makes the thread's hook fire at every
+// instruction, so nothing the error runs (a __close handler) can keep going.
+int raise_killed(lua_State* L, const Budget& budget, int level, const char* what = nullptr);
 
 // Logs the arguments from `first` on, tab-separated like print, as `event` with the
 // running turn's conversation, flow and state.
