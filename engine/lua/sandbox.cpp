@@ -120,6 +120,8 @@ int charged_reader(lua_State* L) {
 }
 
 // load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t": no bytecode.
+// Without env the chunk sees the read-only sandbox globals (readonly.cpp), never
+// the table every flow reads through.
 int sandbox_load(lua_State* L) {
   if (lua_type(L, 1) == LUA_TSTRING) {
     charge(L, lua_rawlen(L, 1) / kLoadBytesPerUnit + 1, "load");
@@ -128,7 +130,10 @@ int sandbox_load(lua_State* L) {
     lua_pushcclosure(L, charged_reader, 1);
     lua_replace(L, 1);
   }
-  if (lua_gettop(L) < 3) lua_settop(L, 3);  // leave a missing env missing, not nil
+  if (lua_gettop(L) < 4) {
+    lua_settop(L, 3);
+    push_readonly_globals(L);
+  }
   lua_pushliteral(L, "t");
   lua_replace(L, 3);
   lua_pushvalue(L, lua_upvalueindex(1));
@@ -248,6 +253,7 @@ void open_sandbox(Host& host) {
   lua_pop(L, 2);
   install_charged_libraries(L);
   create_registry_tables(L);
+  protect_libraries(L);
 }
 
 void install_count_hook(Host& host, lua_State* thread) {
