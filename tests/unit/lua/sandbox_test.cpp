@@ -2,6 +2,8 @@
 // memory cap that fails the turn and leaves the host working.
 #include "lua_test_support.hpp"
 
+#include <chrono>
+
 using namespace charla::lua;
 using namespace charla::lua::test;
 using Catch::Matchers::Contains;
@@ -218,4 +220,43 @@ end } } })lua");
   const TurnResult b = h.run(message_turn("b", "A", "look"));
   REQUIRE(b.ok);
   CHECK(h.texts(b) == std::vector<std::string>{"b c nil nil function function false nil nil"});
+}
+
+TEST_CASE("ctx.data is bounded in size and work, shared tables included", "[lua][sandbox][data]") {
+  Harness h;
+  h.load("d.lua", R"lua(return { name = "d", initial = "A", states = { A = { message = function(ctx, msg)
+  if msg.text == "expand" then
+    local t = { 1 }
+    for i = 1, 24 do t = { t, t } end
+    ctx.data.x = t
+  elseif msg.text == "big" then
+    ctx.data.s = string.rep("x", 1100000)
+  elseif msg.text == "cycle" then
+    local t = {}
+    t.self = t
+    ctx.data.c = t
+  elseif msg.text == "shared" then
+    local s = { 1, 2 }
+    ctx.data.a, ctx.data.b = s, s
+  end
+  ctx:say("done")
+end } } })lua");
+  const auto start = std::chrono::steady_clock::now();
+  TurnResult r = h.run(message_turn("d", "A", "expand"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  CHECK_FALSE(r.ok);
+  CHECK(r.error_kind == "data");
+  CHECK_THAT(r.error, Contains("ctx.data.x[1][1]") && Contains("larger than 1048576 bytes as JSON"));
+
+  r = h.run(message_turn("d", "A", "big"));
+  CHECK_FALSE(r.ok);
+  CHECK_THAT(r.error, Contains("ctx.data.s: the value is larger than 1048576 bytes as JSON"));
+
+  r = h.run(message_turn("d", "A", "cycle"));
+  CHECK_FALSE(r.ok);
+  CHECK_THAT(r.error, Contains("ctx.data.c.self: cyclic tables cannot be stored"));
+
+  r = h.run(message_turn("d", "A", "shared"));
+  REQUIRE(r.ok);
+  CHECK(r.data == json{{"a", {1, 2}}, {"b", {1, 2}}});
 }
