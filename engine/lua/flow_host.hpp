@@ -69,11 +69,11 @@ struct FlowInfo {
 };
 
 struct HostOptions {
-  std::uint64_t instruction_budget = 10'000'000;  // Lua VM instructions per turn
+  std::uint64_t instruction_budget = 10'000'000;  // Lua VM instructions per turn, library work included
   std::size_t memory_limit = 64u << 20;           // bytes per lua_State
   std::string fallback_text = "Lo siento, tuve un problema. ¿Puedes intentarlo de nuevo?";
   int max_transitions = 16;                       // transitions chained within one turn
-  std::chrono::milliseconds turn_time_budget{20'000};  // wall time incl. plugin calls
+  std::chrono::milliseconds turn_time_budget{20'000};  // wall time incl. plugin calls, checked while Lua runs
   std::size_t history_limit = 50;                 // entries exposed through ctx:history
 };
 
@@ -104,7 +104,9 @@ struct TurnInput {
 struct TurnResult {
   bool ok = false;
   std::string error;            // with file:line when it comes from Lua
-  std::string error_kind;       // "lua_error", "budget", "memory", "data", "transitions", "time"
+  // "lua_error", "budget" (instructions or wall time used while running), "memory",
+  // "data", "transitions", "time" (wall time ran out while waiting for a plugin call)
+  std::string error_kind;
   std::string state;            // state after the turn
   nlohmann::json data;          // ctx.data after the turn
   std::vector<nlohmann::json> outbound;  // channel-neutral messages, in order

@@ -16,6 +16,7 @@
 
 #include <lua.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -27,13 +28,19 @@ namespace charla::lua::detail {
 struct FlowRecord;
 struct Turn;
 
-// Instructions charged to a turn (or to a flow file while it loads), and why it was
-// killed. A killed budget stays killed: the hook and the pcall wrappers re-raise.
+// Instructions charged to a turn (or to a flow file while it loads), its wall-clock
+// deadline, and why it was killed. `used` counts VM instructions plus the work done
+// inside library functions (work_budget.hpp). A killed budget stays killed: the hook
+// and the pcall wrappers re-raise.
 struct Budget {
-  enum class Kill { none, instructions, memory };
+  enum class Kill { none, instructions, time, memory };
   std::uint64_t limit = 0;
   std::uint64_t used = 0;
   Kill kill = Kill::none;
+  // Checked by the count hook and by library charges; max(): no deadline.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::chrono::milliseconds time_limit{0};  // for messages
+  std::uint64_t clock_at = 0;               // `used` at which charges next read the clock
 };
 
 struct Host {

@@ -63,17 +63,40 @@ bool is_identifier(std::string_view s) {
   return true;
 }
 
+// The length of `s` as a JSON string, quotes and escapes included.
+std::size_t json_string_size(std::string_view s) {
+  std::size_t size = s.size() + 2;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') size += 1;
+    else if (u < 0x20) size += 5;  // \u00XX
+  }
+  return size;
+}
+
+std::size_t integer_size(lua_Integer n) {
+  std::size_t size = n < 0 ? 2 : 1;
+  for (lua_Unsigned u = n < 0 ? 0u - static_cast<lua_Unsigned>(n) : static_cast<lua_Unsigned>(n); u >= 10; u /= 10)
+    ++size;
+  return size;
+}
+
 // Walks a Lua value with raw accesses only. `path` grows and shrinks as it descends
-// so the first failure can name the exact key.
+// so the first failure can name the exact key. The size of the JSON text is counted
+// as it goes and the walk stops past `max_bytes`: a table referenced from several
+// places is converted (and counted) once per place, so `t = {t, t}` repeated K times
+// would otherwise take 2^K steps and memory outside the Lua cap.
 class Converter {
  public:
-  Converter(lua_State* L, std::string& error, std::string_view verb) : L_(L), error_(error), verb_(verb) {}
+  Converter(lua_State* L, std::string& error, std::string_view verb, std::size_t max_bytes)
+      : L_(L), error_(error), verb_(verb), max_bytes_(max_bytes) {}
 
   bool convert(int index, nlohmann::json& out, std::string& path) {
     index = lua_absindex(L_, index);
+    if (!count(1, path)) return false;  // at least one byte per value, and the separator
     switch (lua_type(L_, index)) {
-      case LUA_TNIL: out = nullptr; return true;
-      case LUA_TBOOLEAN: out = lua_toboolean(L_, index) != 0; return true;
+      case LUA_TNIL: out = nullptr; return count(4, path);
+      case LUA_TBOOLEAN: out = lua_toboolean(L_, index) != 0; return count(5, path);
       case LUA_TNUMBER: return number(index, out, path);
       case LUA_TSTRING: return string(index, out, path);
       case LUA_TTABLE: return table(index, out, path);
@@ -90,21 +113,30 @@ class Converter {
     return false;
   }
 
+  bool count(std::size_t bytes, const std::string& path) {
+    bytes_ += bytes;
+    if (bytes_ <= max_bytes_) return true;
+    error_ = path + ": the value is larger than " + std::to_string(max_bytes_) +
+             " bytes as JSON (a table referenced from several places counts once per place)";
+    return false;
+  }
+
   bool number(int index, nlohmann::json& out, const std::string& path) {
     if (lua_isinteger(L_, index)) {
       out = static_cast<std::int64_t>(lua_tointeger(L_, index));
-      return true;
+      return count(integer_size(lua_tointeger(L_, index)), path);
     }
     const double d = lua_tonumber(L_, index);
     if (!std::isfinite(d)) return fail(path, "NaN and infinite numbers");
     out = d;
-    return true;
+    return count(24, path);  // the longest a double prints as
   }
 
   bool string(int index, nlohmann::json& out, const std::string& path) {
     std::size_t len = 0;
     const char* s = lua_tolstring(L_, index, &len);  // a string already: no conversion
     if (!valid_utf8({s, len})) return fail(path, "strings that are not valid UTF-8");
+    if (!count(json_string_size({s, len}), path)) return false;
     out = std::string(s, len);
     return true;
   }
@@ -132,7 +164,7 @@ class Converter {
     if (parents_.size() >= static_cast<std::size_t>(kMaxDepth)) return fail(path, "tables nested this deeply");
     if (!lua_checkstack(L_, 4)) return fail(path, "tables nested this deeply");
     parents_.push_back(self);
-    const bool ok = is_sequence(index) ? array(index, out, path) : object(index, out, path);
+    const bool ok = count(2, path) && (is_sequence(index) ? array(index, out, path) : object(index, out, path));
     parents_.pop_back();
     return ok;
   }
@@ -188,6 +220,10 @@ class Converter {
         path.append(".").append(key);
       else
         path.append("[\"").append(key).append("\"]");
+      if (!count(json_string_size(key) + 1, path)) {  // "key":
+        lua_pop(L_, 2);
+        return false;
+      }
       nlohmann::json item;
       const bool ok = convert(-1, item, path);
       lua_pop(L_, 1);
@@ -221,6 +257,8 @@ class Converter {
   lua_State* L_;
   std::string& error_;
   std::string_view verb_;
+  std::size_t max_bytes_;
+  std::size_t bytes_ = 0;
   std::vector<const void*> parents_;
 };
 
@@ -229,10 +267,10 @@ class Converter {
 void push_json(lua_State* L, const nlohmann::json& value) { push_json_at(L, value, 0); }
 
 bool to_json(lua_State* L, int index, nlohmann::json& out, std::string& error, std::string_view path,
-             std::string_view verb) {
+             std::string_view verb, std::size_t max_bytes) {
   try {
     std::string where(path);
-    Converter converter(L, error, verb);
+    Converter converter(L, error, verb, max_bytes);
     return converter.convert(index, out, where);
   } catch (const std::exception& e) {
     error = std::string(path) + ": " + e.what();

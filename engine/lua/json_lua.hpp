@@ -4,8 +4,8 @@
 //
 // Lua -> JSON rules: a table whose keys are exactly 1..n (n >= 1) is an array; any
 // other table is an object (an empty table is {}); integer keys of an object become
-// strings. Functions, userdata, threads, cyclic tables, float/boolean keys, NaN/inf
-// and invalid UTF-8 are refused with a message naming the key path
+// strings. Functions, userdata, threads, cyclic tables, float/boolean keys, NaN/inf,
+// invalid UTF-8 and values over kMaxJsonBytes of JSON are refused with a message naming the key path
 // ("ctx.data.foo.bar: functions cannot be stored"). JSON -> Lua: null becomes nil.
 #include <lua.hpp>
 #include <nlohmann/json.hpp>
@@ -20,11 +20,16 @@ namespace charla::lua::detail {
 // between here and that protection.
 void push_json(lua_State* L, const nlohmann::json& value);
 
+// The largest JSON text one conversion produces (ctx.data, plugin arguments, ...).
+inline constexpr std::size_t kMaxJsonBytes = 1u << 20;
+
 // Converts the value at `index`. Never raises a Lua error and never runs a metamethod
 // (raw access only), so C++ callers may use it anywhere. `path` names the root in
-// error messages ("ctx.data"); `verb` ends them ("stored", "sent").
+// error messages ("ctx.data"); `verb` ends them ("stored", "sent"). Refused past
+// `max_bytes` of JSON text, counted as it converts (so its work and memory are
+// bounded too): a table referenced from several places counts once per place.
 bool to_json(lua_State* L, int index, nlohmann::json& out, std::string& error, std::string_view path,
-             std::string_view verb = "stored");
+             std::string_view verb = "stored", std::size_t max_bytes = kMaxJsonBytes);
 
 bool valid_utf8(std::string_view s);
 

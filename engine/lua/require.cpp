@@ -1,7 +1,9 @@
 // require(name) for flows: loads <flow dir>/<name>.lua (dots become '/'), text only,
-// in its own sandboxed environment, once per host (cached by path). Nothing outside
-// the flow's directory can be loaded: names are letters, digits, '_', '-' and '.'
-// separators, and the resolved path must stay under the directory (symlinks too).
+// in its own sandboxed environment, once per flow file (cached by path in a table the
+// flow's environment and its modules' share, so two flows never share a module's
+// table). Nothing outside the flow's directory can be loaded: names are letters,
+// digits, '_', '-' and '.' separators, and the resolved path must stay under the
+// directory (symlinks too).
 #include "lua/sandbox.hpp"
 
 #include <cstdio>
@@ -58,6 +60,8 @@ bool push_file_text(lua_State* L, const char* path, std::size_t size) {
   return true;
 }
 
+void push_env(lua_State* L, std::string_view dir, int cache);
+
 // Stack on entry: 1 name, 2 path, 3 module cache.
 int load_module(lua_State* L, const char* dir, const char* name) {
   const char* path = lua_tostring(L, 2);
@@ -69,13 +73,18 @@ int load_module(lua_State* L, const char* dir, const char* name) {
   const char* text = lua_tolstring(L, -1, &len);
   lua_pushfstring(L, "@%s", path);
   if (luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t") != LUA_OK) return lua_error(L);
-  push_flow_env(L, dir);
-  lua_setupvalue(L, -2, 1);  // a text chunk's only upvalue is _ENV
+  push_env(L, dir, 3);
+  lua_pushvalue(L, -1);
+  lua_setupvalue(L, -3, 1);  // a text chunk's only upvalue is _ENV
+  lua_insert(L, -2);         // env below the chunk: it stays on the stack while the chunk runs
+  const int env = lua_gettop(L) - 1;
   lua_pushvalue(L, 2);
   lua_pushlightuserdata(L, &loading_sentinel);
   lua_rawset(L, 3);
   lua_pushstring(L, name);
+  set_env_open(L, env, true);  // the module's top level may define globals, even when required during a turn
   const int status = lua_pcall(L, 1, 1, 0);
+  set_env_open(L, env, false);
   if (status != LUA_OK) {
     lua_pushvalue(L, 2);  // forget the half-loaded module, then re-raise
     lua_pushnil(L);
@@ -107,7 +116,7 @@ int sandbox_require(lua_State* L) {
   for (std::size_t i = 0; i < len; ++i) luaL_addchar(&buffer, name[i] == '.' ? '/' : name[i]);
   luaL_addstring(&buffer, ".lua");
   luaL_pushresult(&buffer);  // 2: path
-  lua_getfield(L, LUA_REGISTRYINDEX, kModules);  // 3: cache
+  lua_pushvalue(L, lua_upvalueindex(2));  // 3: cache
   lua_pushvalue(L, 2);
   const int cached = lua_rawget(L, 3);
   if (cached == LUA_TLIGHTUSERDATA) return luaL_error(L, "require('%s'): loop while loading the module", name);
@@ -116,19 +125,26 @@ int sandbox_require(lua_State* L) {
   return load_module(L, dir, name);
 }
 
+// Pushes an environment whose require uses the module cache at `cache`.
+void push_env(lua_State* L, std::string_view dir, int cache) {
+  cache = lua_absindex(L, cache);
+  lua_createtable(L, 0, 2);
+  lua_pushlstring(L, dir.data(), dir.size());
+  lua_pushvalue(L, cache);
+  lua_pushcclosure(L, sandbox_require, 2);
+  lua_setfield(L, -2, "require");
+  luaL_setmetatable(L, kEnvMeta);
+  make_env(L);
+}
+
 }  // namespace
 
 void push_flow_env(lua_State* L, std::string_view dir) {
-  lua_createtable(L, 0, 1);
-  lua_pushlstring(L, dir.data(), dir.size());
-  lua_pushcclosure(L, sandbox_require, 1);
-  lua_setfield(L, -2, "require");
-  luaL_setmetatable(L, kEnvMeta);
+  lua_newtable(L);  // the flow's module cache
+  push_env(L, dir, -1);
+  lua_remove(L, -2);
 }
 
-void clear_module_cache(lua_State* L) {
-  lua_newtable(L);
-  lua_setfield(L, LUA_REGISTRYINDEX, kModules);
-}
+void clear_module_cache(lua_State*) {}
 
 }  // namespace charla::lua::detail

@@ -2,24 +2,25 @@
 
 #include "log/log.hpp"
 #include "lua/turn.hpp"
+#include "lua/vendor/charla_vendor.h"
+#include "lua/work_budget.hpp"
 
 #include <algorithm>
 
 namespace charla::lua::detail {
 namespace {
 
+// Charges the instructions since the last call and reads the clock: the wall-clock
+// budget holds for the whole turn, not only while a plugin call is pending.
 void count_hook(lua_State* L, lua_Debug*) {
   Host& host = host_of(L);
   Budget* budget = host.budget;
   if (!budget) return;
   if (budget->kill == Budget::Kill::none) {
     budget->used += static_cast<std::uint64_t>(host.hook_step);
-    if (budget->used <= budget->limit) return;
-    budget->kill = Budget::Kill::instructions;
+    if (budget->used > budget->limit) budget->kill = Budget::Kill::instructions;
+    else if (!check_deadline(*budget)) return;
   }
-  // From now on raise at every instruction of this thread: whatever caught the
-  // first error gets no room to keep running.
-  lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
   raise_killed(L, *budget, 0);
 }
 
@@ -84,11 +85,15 @@ void refuse_turn_thread(lua_State* L) {
   if (is_turn) luaL_error(L, "a turn's own coroutine cannot be resumed or closed by a flow");
 }
 
+// coroutine.close runs the coroutine's pending __close handlers and returns their
+// error: same rule as pcall.
 int sandbox_close(lua_State* L) {
   refuse_turn_thread(L);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  const Budget* budget = host_of(L).budget;
+  if (budget && budget->kill != Budget::Kill::none) return raise_killed(L, *budget, 1);
   return lua_gettop(L);
 }
 
@@ -103,14 +108,40 @@ int sandbox_resume(lua_State* L) {
   return lua_gettop(L);
 }
 
+// Compiling costs about one unit per byte of source (work_budget.hpp).
+constexpr std::uint64_t kLoadBytesPerUnit = 1;
+
+// load's reader, charged by the bytes it returns. Upvalue 1: the flow's reader.
+int charged_reader(lua_State* L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_call(L, 0, 1);
+  if (lua_type(L, -1) == LUA_TSTRING) charge(L, lua_rawlen(L, -1) / kLoadBytesPerUnit + 1, "load");
+  return 1;
+}
+
 // load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t": no bytecode.
+// Without env the chunk sees the read-only sandbox globals (readonly.cpp), never
+// the table every flow reads through.
 int sandbox_load(lua_State* L) {
-  if (lua_gettop(L) < 3) lua_settop(L, 3);  // leave a missing env missing, not nil
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    charge(L, lua_rawlen(L, 1) / kLoadBytesPerUnit + 1, "load");
+  } else if (lua_type(L, 1) == LUA_TFUNCTION) {
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, charged_reader, 1);
+    lua_replace(L, 1);
+  }
+  if (lua_gettop(L) < 4) {
+    lua_settop(L, 3);
+    push_readonly_globals(L);
+  }
   lua_pushliteral(L, "t");
   lua_replace(L, 3);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  // load returns a reader's errors as (nil, message): a killed budget is re-raised.
+  const Budget* budget = host_of(L).budget;
+  if (budget && budget->kill != Budget::Kill::none) return raise_killed(L, *budget, 1, "load");
   return lua_gettop(L);
 }
 
@@ -192,8 +223,9 @@ void create_registry_tables(lua_State* L) {
 
 void open_sandbox(Host& host) {
   lua_State* L = host.L;
+  // The table library is the vendored one that charges the elements it moves.
   const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},          {LUA_STRLIBNAME, luaopen_string},
-                           {LUA_TABLIBNAME, luaopen_table},    {LUA_MATHLIBNAME, luaopen_math},
+                           {LUA_TABLIBNAME, charla_open_table}, {LUA_MATHLIBNAME, luaopen_math},
                            {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_COLIBNAME, luaopen_coroutine}};
   for (const auto& lib : libs) {
     luaL_requiref(L, lib.name, lib.func, 1);
@@ -219,21 +251,34 @@ void open_sandbox(Host& host) {
   lua_pushboolean(L, 0);
   lua_setfield(L, -2, "__metatable");
   lua_pop(L, 2);
+  install_charged_libraries(L);
   create_registry_tables(L);
+  protect_libraries(L);
 }
 
 void install_count_hook(Host& host, lua_State* thread) {
   lua_sethook(thread, count_hook, LUA_MASKCOUNT, host.hook_step);
 }
 
-int raise_killed(lua_State* L, const Budget& budget, int level) {
+int raise_killed(lua_State* L, const Budget& budget, int level, const char* what) {
+  // From now on raise at every instruction of this thread: whatever caught the
+  // first error (a to-be-closed variable's __close, say) gets no room to keep running.
+  lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
   if (budget.kill == Budget::Kill::memory) {
     lua_pushliteral(L, "not enough memory");
     return lua_error(L);
   }
   luaL_where(L, level);  // "file:line: " or ""
-  lua_pushfstring(L, "%sinstruction budget exceeded (%I instructions)", lua_tostring(L, -1),
-                  static_cast<LUAI_UACINT>(budget.limit));
+  const char* where = lua_tostring(L, -1);
+  if (budget.kill == Budget::Kill::time) {
+    const auto ms = static_cast<LUAI_UACINT>(budget.time_limit.count());
+    if (what) lua_pushfstring(L, "%s%s exceeded the turn time budget of %I ms", where, what, ms);
+    else lua_pushfstring(L, "%sturn time budget of %I ms exceeded", where, ms);
+    return lua_error(L);
+  }
+  const auto limit = static_cast<LUAI_UACINT>(budget.limit);
+  if (what) lua_pushfstring(L, "%s%s exceeded the instruction budget (%I instructions)", where, what, limit);
+  else lua_pushfstring(L, "%sinstruction budget exceeded (%I instructions)", where, limit);
   return lua_error(L);
 }
 

@@ -119,7 +119,9 @@ std::string short_traceback(Host& host, Turn& turn) {
 }
 
 const char* kill_kind(const Budget& budget, int status) {
-  if (budget.kill == Budget::Kill::instructions) return "budget";
+  // A turn over its wall-clock budget while running Lua is the flow's doing, like the
+  // instruction budget ("time" is for a turn cancelled while it waits on a plugin).
+  if (budget.kill == Budget::Kill::instructions || budget.kill == Budget::Kill::time) return "budget";
   if (budget.kill == Budget::Kill::memory || status == LUA_ERRMEM) return "memory";
   return "lua_error";
 }
@@ -161,6 +163,8 @@ void run_turn(Host& host, TurnInput input, FlowHost::Done done) {
   turn.done = std::move(done);
   turn.started = std::chrono::steady_clock::now();
   turn.budget.limit = host.options.instruction_budget;
+  turn.budget.deadline = turn.started + host.options.turn_time_budget;
+  turn.budget.time_limit = host.options.turn_time_budget;
   turn.state = turn.input.state;
   host.turns.emplace(generation, std::move(owned));
 

@@ -41,7 +41,10 @@ class FakePlugin : public Plugin {
   boost::asio::io_context& io_;
 };
 
-const char* kFlow = R"(return { name = "p", initial = "A", states = { A = { message = function(ctx, msg)
+// `kept` is file-level state: the one way (besides upvalues) a flow can carry a
+// value from one turn to another, which the coroutine test below relies on.
+const char* kFlow = R"(local kept = {}
+return { name = "p", initial = "A", states = { A = { message = function(ctx, msg)
   if msg.text == "ask" then
     local answer = ctx:llm("¿precio?")
     ctx:say(answer)
@@ -63,11 +66,11 @@ const char* kFlow = R"(return { name = "p", initial = "A", states = { A = { mess
   elseif msg.text == "in-sort" then
     table.sort({ 3, 1, 2 }, function(a, b) ctx:llm("x") return a < b end)
   elseif msg.text == "grab" then
-    grabbed = coroutine.running()
+    kept.grabbed = coroutine.running()
     return ctx:say(ctx:llm("grabbed"))
   elseif msg.text == "hijack" then
-    local ok1, e1 = pcall(coroutine.resume, grabbed, "evil")
-    local ok2, e2 = pcall(coroutine.close, grabbed)
+    local ok1, e1 = pcall(coroutine.resume, kept.grabbed, "evil")
+    local ok2, e2 = pcall(coroutine.close, kept.grabbed)
     ctx:say(tostring(ok1) .. " " .. tostring(e1))
     return ctx:say(tostring(ok2) .. " " .. tostring(e2))
   elseif msg.text == "loop-after" then
@@ -143,7 +146,7 @@ TEST_CASE("plugin errors return nil, err; argument errors raise at the call site
   r = h.run(message_turn("p", "A", "argerr"));
   CHECK_FALSE(r.ok);
   CHECK(r.error_kind == "lua_error");
-  CHECK_THAT(r.error, Contains("p.lua:13: prompt must be a string"));
+  CHECK_THAT(r.error, Contains("p.lua:14: prompt must be a string"));
 }
 
 TEST_CASE("plugin methods are refused where the turn cannot yield", "[lua][plugin]") {

@@ -2,6 +2,8 @@
 // memory cap that fails the turn and leaves the host working.
 #include "lua_test_support.hpp"
 
+#include <chrono>
+
 using namespace charla::lua;
 using namespace charla::lua::test;
 using Catch::Matchers::Contains;
@@ -164,4 +166,97 @@ TEST_CASE("a failing turn does not disturb other conversations", "[lua][sandbox]
   const TurnResult rb = h.run(std::move(b));
   CHECK(rb.ok);
   CHECK(h.texts(rb) == std::vector<std::string>{"fine"});
+}
+
+TEST_CASE("library tables are read-only and each flow has its own globals", "[lua][sandbox][isolation]") {
+  Harness h;
+  h.dir.write("lazy.lua", "function lazy_helper() return 'lazy' end\nreturn { v = lazy_helper() }\n");
+  h.load("a.lua", R"lua(helper = function() return "a's helper" end
+return { name = "a", initial = "A", states = { A = { message = function(ctx, msg)
+  local attempts = {
+    function() string.match = function() return 1 end end,
+    function() rawset(string, "match", function() return 1 end) end,
+    function() table.insert = nil end,
+    function() math.floor = nil end,
+    function() setmetatable(_G, { __index = function() return 1 end }) end,
+    function() setmetatable(string, {}) end,
+    function() counter = (counter or 0) + 1 end,
+    function() _G.counter = 1 end,
+    function() rawset(_G, "counter", 1) end,
+    function() return load("x = 1")() end,
+  }
+  for _, attempt in ipairs(attempts) do
+    local ok, err = pcall(attempt)
+    ctx:say(tostring(ok) .. " " .. tostring(err))
+  end
+  local names = 0
+  for k in pairs(string) do names = names + 1 end
+  ctx:say(helper() .. " " .. tostring(getmetatable(string)) .. " " .. tostring(names > 10) .. " " ..
+          load("return string.upper('ok')")() .. " " .. require("lazy").v)
+end } } })lua");
+  h.load("b.lua", R"lua(return { name = "b", initial = "A", states = { A = { message = function(ctx, msg)
+  ctx:say(tostring(("abc"):match("b")) .. " " .. tostring(string.match("abc", "c")) .. " " .. tostring(helper) ..
+          " " .. tostring(counter) .. " " .. type(table.insert) .. " " .. type(math.floor) .. " " ..
+          tostring(getmetatable(_G)) .. " " .. tostring(lazy_helper) .. " " .. tostring(x))
+end } } })lua");
+  const TurnResult a = h.run(message_turn("a", "A", "attack"));
+  INFO(a.error);
+  REQUIRE(a.ok);
+  const auto t = h.texts(a);
+  REQUIRE(t.size() == 11);
+  CHECK_THAT(t[0], Contains("false") && Contains("a.lua:4: cannot assign string.match: the string library is "
+                                                 "shared by every flow and read-only"));
+  CHECK_THAT(t[1], Contains("false") && Contains("rawset: string is read-only"));
+  CHECK_THAT(t[2], Contains("false") && Contains("cannot assign table.insert"));
+  CHECK_THAT(t[3], Contains("false") && Contains("cannot assign math.floor"));
+  CHECK_THAT(t[4], Contains("false") && Contains("cannot change a protected metatable"));
+  CHECK_THAT(t[5], Contains("false") && Contains("cannot change a protected metatable"));
+  CHECK_THAT(t[6], Contains("false") && Contains("a.lua:10: assignment to global 'counter' during a turn"));
+  CHECK_THAT(t[7], Contains("false") && Contains("assignment to global 'counter' during a turn"));
+  CHECK_THAT(t[8], Contains("false") && Contains("rawset: the flow's globals"));
+  CHECK_THAT(t[9], Contains("false") && Contains("cannot assign global 'x'"));
+  CHECK(t[10] == "a's helper false true OK lazy");
+
+  const TurnResult b = h.run(message_turn("b", "A", "look"));
+  REQUIRE(b.ok);
+  CHECK(h.texts(b) == std::vector<std::string>{"b c nil nil function function false nil nil"});
+}
+
+TEST_CASE("ctx.data is bounded in size and work, shared tables included", "[lua][sandbox][data]") {
+  Harness h;
+  h.load("d.lua", R"lua(return { name = "d", initial = "A", states = { A = { message = function(ctx, msg)
+  if msg.text == "expand" then
+    local t = { 1 }
+    for i = 1, 24 do t = { t, t } end
+    ctx.data.x = t
+  elseif msg.text == "big" then
+    ctx.data.s = string.rep("x", 1100000)
+  elseif msg.text == "cycle" then
+    local t = {}
+    t.self = t
+    ctx.data.c = t
+  elseif msg.text == "shared" then
+    local s = { 1, 2 }
+    ctx.data.a, ctx.data.b = s, s
+  end
+  ctx:say("done")
+end } } })lua");
+  const auto start = std::chrono::steady_clock::now();
+  TurnResult r = h.run(message_turn("d", "A", "expand"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  CHECK_FALSE(r.ok);
+  CHECK(r.error_kind == "data");
+  CHECK_THAT(r.error, Contains("ctx.data.x[1][1]") && Contains("larger than 1048576 bytes as JSON"));
+
+  r = h.run(message_turn("d", "A", "big"));
+  CHECK_FALSE(r.ok);
+  CHECK_THAT(r.error, Contains("ctx.data.s: the value is larger than 1048576 bytes as JSON"));
+
+  r = h.run(message_turn("d", "A", "cycle"));
+  CHECK_FALSE(r.ok);
+  CHECK_THAT(r.error, Contains("ctx.data.c.self: cyclic tables cannot be stored"));
+
+  r = h.run(message_turn("d", "A", "shared"));
+  REQUIRE(r.ok);
+  CHECK(r.data == json{{"a", {1, 2}}, {"b", {1, 2}}});
 }

@@ -264,7 +264,8 @@ TEST_CASE("the state timeout is armed after messages and state changes only", "[
 
 TEST_CASE("ctx and msg die with their turn", "[lua][turn]") {
   Harness h;
-  h.load("k.lua", R"(return { name = "k", initial = "A", states = { A = { message = function(ctx, msg)
+  h.load("k.lua", R"(local saved_ctx, saved_msg
+  return { name = "k", initial = "A", states = { A = { message = function(ctx, msg)
     if msg.text == "keep" then saved_ctx = ctx saved_msg = msg return end
     local ok1, e1 = pcall(function() return saved_ctx.state end)
     local ok2, e2 = pcall(function() saved_ctx:say("zombie") end)
