@@ -48,6 +48,9 @@ struct Pending {
   // The last request of this part failed after it may have reached the Graph API (a
   // timeout, a connection lost mid-request): sending it again may deliver it twice.
   bool maybe_delivered = false;
+  // "dispatched_ms" is in the row (or on its way to the store): a restart will count
+  // this row's next send as a possible duplicate.
+  bool dispatch_recorded = false;
 };
 
 struct Recipient {
@@ -148,6 +151,9 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
     Pending p;
     p.parts = build_requests(row.message, row.to, is_bsuid(row.to));
     p.row = std::move(row);
+    // Recovered after a stop in the middle of a send: the customer may already have it.
+    p.maybe_delivered = p.row.dispatched;
+    p.dispatch_recorded = p.row.dispatched;
     auto key = p.row.account + ":" + p.row.to;
     if (p.parts.empty()) {
       finish_failed(p, "message could not be built for the Graph API");
@@ -261,6 +267,14 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
       log::warn("whatsapp_ambiguous_resend", {{"seq", p.row.seq}, {"to", p.row.to}, {"attempt", p.row.attempts + 1},
                                               {"part", p.next_part}});
     }
+    if (!p.dispatch_recorded) {
+      // Marks the row before Graph can answer (same priority lane as "accepted", so it
+      // commits first): after a kill -9 between the two, the restarted process knows
+      // this send may have gone out and counts its repeat in charla_whatsapp_resends_total.
+      // Only the first attempt writes it; it costs one small write per message.
+      p.dispatch_recorded = true;
+      update_row(p.row.seq, {{"dispatched_ms", engine.clock().now_ms()}});
+    }
     net::HttpRequest req;
     req.method = "POST";
     req.url = config.api_base + "/" + config.api_version + "/" + p.row.account + "/messages";
@@ -366,8 +380,15 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
     }
     log::warn("whatsapp_send_retry", {{"seq", p.row.seq}, {"to", p.row.to}, {"attempt", p.row.attempts},
                                       {"delay_ms", scaled.count()}, {"error", describe(o)}});
-    update_row(p.row.seq, {{"attempts", p.row.attempts}, {"last_error", describe(o)},
-                           {"next_attempt_ms", engine.clock().now_ms() + scaled.count()}});
+    json fields{{"attempts", p.row.attempts}, {"last_error", describe(o)},
+                {"next_attempt_ms", engine.clock().now_ms() + scaled.count()}};
+    if (!p.maybe_delivered) {
+      // Graph answered with an error: nothing went out, so a restart before the retry
+      // is not a possible duplicate.
+      fields["dispatched_ms"] = nullptr;
+      p.dispatch_recorded = false;
+    }
+    update_row(p.row.seq, std::move(fields));
   }
 
   bool use_window_template(Pending& p) {

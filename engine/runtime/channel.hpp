@@ -20,6 +20,10 @@ struct OutboundRow {
   nlohmann::json message;       // channel-neutral message from a ctx: call
   int attempts = 0;
   std::int64_t created_ms = 0;
+  // A send of this row had started (outbox "dispatched_ms") when the process that read
+  // it last stopped: the Graph API may already have it, so sending it again may be a
+  // duplicate for the customer (DESIGN.md's one unclosable window, counted as a resend).
+  bool dispatched = false;
 
   nlohmann::json to_json() const;   // the outbox value, status "pending"
   static OutboundRow from_json(std::uint64_t seq, const nlohmann::json& j);

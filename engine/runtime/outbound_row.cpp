@@ -18,6 +18,7 @@ OutboundRow OutboundRow::from_json(std::uint64_t seq, const nlohmann::json& j) {
   r.message = j.value("message", nlohmann::json::object());
   r.attempts = j.value("attempts", 0);
   r.created_ms = j.value("created_ms", std::int64_t{0});
+  r.dispatched = j.contains("dispatched_ms") && !j["dispatched_ms"].is_null();
   return r;
 }
 

@@ -353,3 +353,65 @@ TEST_CASE("an accepted send is recorded ahead of queued turn results: the crash 
   CHECK(ms < 1500);
   fx.db->flush();
 }
+
+// DESIGN.md's one window no engine can close: the process dies after Graph accepted a
+// message and before the outbox recorded it. The row is marked "dispatched" before the
+// request goes out, so the restarted process counts the repeat as a possible duplicate.
+TEST_CASE("a send interrupted by a stop counts as a resend after restart; an answered error does not",
+          "[whatsapp][sender]") {
+  Fixture fx;
+  auto stored_row = [&](std::uint64_t seq) {
+    auto txn = fx.db->read();
+    auto raw = txn.get(store::Db::outbox, store::be64(seq));
+    REQUIRE(raw);
+    return runtime::OutboundRow::from_json(seq, json::parse(*raw));
+  };
+
+  SECTION("a stop while the request is in flight") {
+    GraphLog log;
+    FakeHttpServer graph([&](const FakeRequest& req) {
+      record(log, req);
+      return accepted().after(2000ms);  // Graph has it; its answer comes after the stop
+    });
+    auto config = fx.config(graph.url(""), 4);
+    config.request_timeout_ms = 5000;
+    auto rows = fx.rows({{phone(1), "hola"}});
+    {
+      charla::whatsapp::OutboxSender first(config, *fx.db, *fx.engine, 0.01);
+      first.dispatch(rows);
+      REQUIRE(eventually([&] { return log.count_text("hola") == 1; }, 5s));
+      REQUIRE(eventually([&] { return stored_row(1).dispatched; }, 5s));
+      CHECK(first.metrics().resends == 0);
+    }  // stopped before the answer, as by kill -9: the row is still pending
+    auto recovered = stored_row(1);
+    CHECK(recovered.dispatched);
+    FakeHttpServer graph2([&](const FakeRequest& req) {
+      record(log, req);
+      return accepted();
+    });
+    charla::whatsapp::OutboxSender second(fx.config(graph2.url(""), 4), *fx.db, *fx.engine, 0.01);
+    second.dispatch({recovered});
+    REQUIRE(eventually([&] { return second.metrics().sent == 1; }, 5s));
+    CHECK(second.metrics().resends == 1);
+    CHECK(log.count_text("hola") == 2);
+  }
+
+  SECTION("Graph answered with an error before the stop: nothing went out") {
+    std::atomic<int> seen{0};
+    FakeHttpServer graph([&](const FakeRequest&) {
+      ++seen;
+      return FakeReply::json(R"({"error":{"message":"boom","code":1}})", 500);
+    });
+    auto config = fx.config(graph.url(""), 4);
+    config.max_attempts = 1000;
+    auto rows = fx.rows({{phone(1), "hola"}});
+    {
+      // Retries after the first error wait for seconds (scale 1): the stop comes first.
+      charla::whatsapp::OutboxSender sender(config, *fx.db, *fx.engine, 1.0);
+      sender.dispatch(rows);
+      REQUIRE(eventually([&] { return stored_row(1).attempts == 1; }, 5s));
+    }
+    CHECK(seen == 1);
+    CHECK_FALSE(stored_row(1).dispatched);
+  }
+}
