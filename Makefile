@@ -2,8 +2,14 @@
 #   make run    installs what is missing, builds, and serves the insurance example
 #   make test   installs what is missing, builds, and runs every test (unit + integration)
 BUILD ?= build
+# Release: what users run and what CI tests, built once.
+BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# Developers and CI build with warnings as errors; a plain `cmake` build does not.
+WERROR ?= ON
+FUZZERS ?= webhook outbound config admin json_lua
+FUZZ_SECONDS ?= 60
 
 .PHONY: deps build run chat test test-asan test-tsan fuzz bench install clean
 
@@ -11,7 +17,7 @@ deps:
 	@bash .ci/install-deps
 
 build: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCHARLA_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # A local admin token so /admin works out of the box; set your own in production.
@@ -32,13 +38,17 @@ test-tsan:
 	$(MAKE) build BUILD=build-tsan CMAKE_FLAGS="-DCHARLA_TSAN=ON -DCHARLA_BENCH=OFF"
 	cd build-tsan && ctest --output-on-failure -L unit -j $(JOBS)
 
+# Every libFuzzer target for FUZZ_SECONDS each (FUZZERS=config runs one). New inputs go
+# to build-fuzz/corpus/<name>; the checked-in seeds in tests/fuzz/corpus/<name> are read only.
 fuzz: deps
-	CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCHARLA_FUZZ=ON -DCHARLA_BENCH=OFF >/dev/null
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_webhook fuzz_outbound
-	mkdir -p build-fuzz/corpus-webhook build-fuzz/corpus-outbound
-	cp ../shared/whatsapp/payloads/*.json build-fuzz/corpus-webhook/ 2>/dev/null || cp tests/fuzz/*.json build-fuzz/corpus-webhook/ 2>/dev/null || true
-	./build-fuzz/tests/fuzz/fuzz_webhook -max_total_time=$${FUZZ_SECONDS:-60} build-fuzz/corpus-webhook
-	./build-fuzz/tests/fuzz/fuzz_outbound -max_total_time=$${FUZZ_SECONDS:-60} build-fuzz/corpus-outbound
+	CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCHARLA_FUZZ=ON -DCHARLA_BENCH=OFF -DCHARLA_WERROR=$(WERROR) >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+	  mkdir -p build-fuzz/corpus/$$f; \
+	  echo "fuzz_$$f: $(FUZZ_SECONDS) s"; \
+	  ./build-fuzz/tests/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=30 -print_final_stats=1 \
+	    build-fuzz/corpus/$$f tests/fuzz/corpus/$$f || exit 1; \
+	done
 
 # Binary to /usr/local/bin, flows and docs to /usr/local/share, config example, env file
 # and systemd unit to /etc (docs/operations.md). PREFIX and DESTDIR are honoured.

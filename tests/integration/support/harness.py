@@ -1,6 +1,6 @@
 """Shared plumbing for the WhatsApp integration tests (Python 3 stdlib only):
 argument parsing, the whole-file time budget, the charla + fake Graph environment,
-webhook payload builders based on the real files in shared/whatsapp/payloads, and a
+webhook payload builders based on the real files in tests/fixtures/whatsapp/payloads, and a
 small runner that runs named test functions and reports failures with diagnostics.
 """
 
@@ -249,18 +249,18 @@ def parse_args(description):
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--charla", required=True, help="path to the charla binary")
     p.add_argument("--source", required=True, help="repository root")
-    p.add_argument("--shared", help="shared dir (default: <source>/../shared)")
+    p.add_argument("--shared", help="fixtures dir holding whatsapp/ (default: <source>/tests/fixtures)")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs")
     p.add_argument("-k", dest="only", help="run only tests whose name contains this")
     args = p.parse_args()
     args.charla = os.path.abspath(args.charla)
     args.source = os.path.abspath(args.source)
-    args.shared = os.path.abspath(args.shared or os.path.join(args.source, "..", "shared"))
+    args.shared = os.path.abspath(args.shared or os.path.join(args.source, "tests", "fixtures"))
     if not os.access(args.charla, os.X_OK):
         print("FAIL: charla binary not found or not executable: %s" % args.charla, file=sys.stderr)
         sys.exit(2)
     if not os.path.isdir(os.path.join(args.shared, "whatsapp", "payloads")):
-        print("FAIL: shared WhatsApp material not found under %s" % args.shared, file=sys.stderr)
+        print("FAIL: WhatsApp fixtures not found under %s" % args.shared, file=sys.stderr)
         sys.exit(2)
     return args
 

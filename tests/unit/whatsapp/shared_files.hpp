@@ -1,7 +1,7 @@
 #pragma once
-// Access to the WhatsApp reference material in shared/whatsapp (payloads, signature
-// vectors, Graph responses), read byte-for-byte: the signature vectors sign the exact
-// file bytes.
+// Access to the WhatsApp reference material checked in under tests/fixtures/whatsapp
+// (payloads, signature vectors, Graph responses), read byte-for-byte: the signature
+// vectors sign the exact file bytes.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -12,7 +12,7 @@
 
 namespace charla::whatsapp::test {
 
-inline std::filesystem::path whatsapp_dir() { return std::filesystem::path(CHARLA_SHARED_DIR) / "whatsapp"; }
+inline std::filesystem::path whatsapp_dir() { return std::filesystem::path(CHARLA_FIXTURES_DIR) / "whatsapp"; }
 
 inline std::string read_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
