@@ -347,7 +347,6 @@ std::shared_ptr<FlowRecord> load_flow_file(Host& host, const std::filesystem::pa
   if (dir.empty()) dir = ".";
   {
     CapLift lift(host.allocator);
-    clear_module_cache(L);
     const std::string chunkname = "@" + file.string();
     if (luaL_loadbufferx(L, source.data(), source.size(), chunkname.c_str(), "t") != LUA_OK)
       throw FlowError(lua_tostring(L, -1));

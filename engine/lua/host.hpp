@@ -81,7 +81,6 @@ inline constexpr const char* kCtxGetters = "charla.ctx.getters";
 inline constexpr const char* kCtxSetters = "charla.ctx.setters";
 inline constexpr const char* kCtxMeta = "charla.ctx";
 inline constexpr const char* kMsgMeta = "charla.msg";
-inline constexpr const char* kModules = "charla.modules";
 inline constexpr const char* kEnvMeta = "charla.envmeta";
 inline constexpr const char* kTurnThreads = "charla.turnthreads";  // weak set of turn coroutines
 

@@ -145,6 +145,4 @@ void push_flow_env(lua_State* L, std::string_view dir) {
   lua_remove(L, -2);
 }
 
-void clear_module_cache(lua_State*) {}
-
 }  // namespace charla::lua::detail

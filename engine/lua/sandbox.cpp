@@ -202,8 +202,6 @@ void set_global(lua_State* L, const char* name, lua_CFunction f) {
 }
 
 void create_registry_tables(lua_State* L) {
-  lua_newtable(L);
-  lua_setfield(L, LUA_REGISTRYINDEX, kModules);
   // Flow environments read through to the sandbox globals.
   luaL_newmetatable(L, kEnvMeta);
   lua_pushglobaltable(L);

@@ -33,9 +33,6 @@ int log_arguments(lua_State* L, const char* event, int first);
 // through to the sandbox's, and a `require` that loads text modules from `dir` only,
 // cached per flow file so flows never share a module's table.
 void push_flow_env(lua_State* L, std::string_view dir);
-// Kept for callers from before the per-flow module cache: a fresh flow environment
-// already starts with no modules loaded, so there is nothing to forget.
-void clear_module_cache(lua_State* L);
 
 // readonly.cpp: replaces string, table, math, utf8 and coroutine with read-only
 // proxies, builds the read-only view of the globals, and makes rawset refuse proxies.
