@@ -19,6 +19,9 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
+from payloads import text_webhook  # noqa: E402
+
 SECRET = "crash-test-secret"
 ADMIN = "crash-admin-token"
 PHONE_ID = "1029384756"
@@ -42,14 +45,7 @@ def free_port():
 
 
 def webhook(user, wamid, text):
-    return json.dumps({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "5215550000000", "phone_number_id": PHONE_ID},
-            "contacts": [{"profile": {"name": "Cliente"}, "wa_id": user}],
-            "messages": [{"from": user, "id": wamid, "timestamp": str(int(time.time())),
-                          "type": "text", "text": {"body": text}}]}}]}]}).encode()
+    return text_webhook(PHONE_ID, user, wamid, text)
 
 
 class Charla:

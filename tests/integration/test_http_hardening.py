@@ -25,6 +25,7 @@ import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 from charla_process import CharlaProcess, free_port  # noqa: E402
+from payloads import text_webhook  # noqa: E402
 
 BUDGET_S = 150
 PHONE_ID = "5550001111"
@@ -59,14 +60,7 @@ def make_charla(args, name, config=None, env=None, preexec_fn=None):
 
 
 def webhook(user, wamid, text):
-    return json.dumps({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "5215550000000", "phone_number_id": PHONE_ID},
-            "contacts": [{"profile": {"name": "Cliente"}, "wa_id": user}],
-            "messages": [{"from": user, "id": wamid, "timestamp": str(int(time.time())),
-                          "type": "text", "text": {"body": text}}]}}]}]}).encode()
+    return text_webhook(PHONE_ID, user, wamid, text)
 
 
 def cpu_seconds(pid):

@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 from charla_process import CharlaProcess, CharlaError  # noqa: E402
 from harness import check, check_eq, wait_until  # noqa: E402
+from payloads import text_webhook  # noqa: E402
 
 import argparse  # noqa: E402
 import shutil  # noqa: E402
@@ -89,14 +90,7 @@ class FakeLlm:
 
 
 def webhook(user, wamid, text):
-    return json.dumps({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "5215550000000", "phone_number_id": PHONE_ID},
-            "contacts": [{"profile": {"name": "Cliente"}, "wa_id": user}],
-            "messages": [{"from": user, "id": wamid, "timestamp": str(int(time.time())),
-                          "type": "text", "text": {"body": text}}]}}]}]}).encode()
+    return text_webhook(PHONE_ID, user, wamid, text)
 
 
 def replies(charla, key):

@@ -9,16 +9,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::string load_error(Harness& h, const std::string& file, const std::string& text) {
-  try {
-    h.load(file, text);
-  } catch (const FlowError& e) {
-    return e.what();
-  }
-  FAIL("expected a FlowError");
-  return {};
-}
-
 bool has_transition(const FlowInfo& info, const std::string& from, const std::string& to, const std::string& handler,
                     int line) {
   return std::any_of(info.transitions.begin(), info.transitions.end(), [&](const Transition& t) {

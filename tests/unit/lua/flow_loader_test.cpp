@@ -7,16 +7,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::string load_error(Harness& h, const std::string& file, const std::string& text) {
-  try {
-    h.load(file, text);
-  } catch (const FlowError& e) {
-    return e.what();
-  }
-  FAIL("expected a FlowError");
-  return {};
-}
-
 const char* kFull = R"(-- a complete flow
 return {
   name = "seguros", version = 3, initial = "INICIO",

@@ -77,4 +77,15 @@ struct Harness {
   FlowHost host;
 };
 
+// The message of the FlowError that loading `text` as `file` must raise.
+inline std::string load_error(Harness& h, const std::string& file, const std::string& text) {
+  try {
+    h.load(file, text);
+  } catch (const FlowError& e) {
+    return e.what();
+  }
+  FAIL("expected a FlowError");
+  return {};
+}
+
 }  // namespace charla::lua::test
