@@ -285,6 +285,24 @@ class Validator {
     }
   }
 
+  // Pushes the global `name` of the flow environment on top of the stack (or nil),
+  // without running metamethods. A flow's _ENV is an empty proxy whose __index is the
+  // table of the file's own globals (readonly.cpp), so a global function lives there.
+  void push_env_global(const std::string& name) {
+    lua_pushstring(L_, name.c_str());
+    lua_rawget(L_, -2);                                  // env, value
+    if (!lua_isnil(L_, -1) || !lua_getmetatable(L_, -2)) return;
+    lua_getfield(L_, -1, "__index");                     // env, nil, mt, globals
+    if (lua_type(L_, -1) == LUA_TTABLE) {
+      lua_pushstring(L_, name.c_str());
+      lua_rawget(L_, -2);
+    } else {
+      lua_pushnil(L_);
+    }                                                    // env, nil, mt, globals, value
+    lua_replace(L_, -4);                                 // env, value, mt, globals
+    lua_pop(L_, 2);
+  }
+
   // Pushes the Lua function the function at `index` sees as `name`, if it has one.
   bool push_flow_function(int index, const std::string& name) {
     for (int i = 1;; ++i) {
@@ -292,8 +310,7 @@ class Validator {
       if (!up) return false;
       if (name == up && lua_type(L_, -1) == LUA_TFUNCTION && !lua_iscfunction(L_, -1)) return true;
       if (std::string_view(up) == "_ENV" && lua_type(L_, -1) == LUA_TTABLE) {
-        lua_pushstring(L_, name.c_str());
-        lua_rawget(L_, -2);
+        push_env_global(name);
         lua_remove(L_, -2);
         if (lua_type(L_, -1) == LUA_TFUNCTION && !lua_iscfunction(L_, -1)) return true;
       }
