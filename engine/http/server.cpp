@@ -136,6 +136,16 @@ class Session : public std::enable_shared_from_this<Session> {
   // newer one without losing a response.
   bool evictable() const { return reading_.load() && !evicted_.load(); }
 
+  // The server is stopping: close whatever the connection is doing, so its pending
+  // operations complete and drop their hold on this session.
+  void close_for_stop() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ec;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      self->stream_.close();
+    });
+  }
+
   void evict() {
     evicted_ = true;
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
@@ -414,6 +424,19 @@ void Server::stop() {
   impl_->io.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  // Handlers still queued hold their sessions, and each session holds the server (and
+  // so this io_context): a cycle that would outlive the Server. Close every connection
+  // and run the loop once more until their operations have completed, bounded in time.
+  impl_->io.restart();
+  std::vector<std::shared_ptr<detail::Session>> open;
+  {
+    std::lock_guard lock(impl_->connections_mutex);
+    for (auto& c : impl_->connections)
+      if (auto session = c.weak.lock()) open.push_back(std::move(session));
+  }
+  for (auto& session : open) session->close_for_stop();
+  open.clear();  // outside the mutex: a session's destructor takes it
+  impl_->io.run_for(std::chrono::seconds(2));
 }
 
 unsigned short Server::port() const {

@@ -37,7 +37,9 @@ Edges collect_edges(const FlowInfo& flow) {
     if (std::find(it->second.begin(), it->second.end(), label) == it->second.end()) it->second.push_back(label);
   };
   for (const auto& t : flow.transitions) add(t.from, t.to, edge_label(flow, t.from, t.handler));
-  for (const auto& [state, ms] : flow.state_timeout_ms) {
+  for (const auto& entry : flow.state_timeout_ms) {
+    // A named reference, not a structured binding: clang before 16 cannot capture those.
+    const std::string& state = entry.first;
     const bool leads = std::any_of(flow.transitions.begin(), flow.transitions.end(),
                                    [&](const Transition& t) { return t.from == state && t.handler == "timeout.run"; });
     if (!leads) add(state, state, edge_label(flow, state, "timeout.run"));
