@@ -17,6 +17,7 @@
 #include "store/store.hpp"
 #include "whatsapp/admin_routes.hpp"
 #include "whatsapp/outbox_sender.hpp"
+#include "whatsapp/token_vault.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -107,7 +108,7 @@ struct Fixture {
     ho.port = 0;
     server = std::make_unique<http::Server>(ho);
     http::install_admin_routes(*server, kToken, *engine);
-    whatsapp::install_admin_routes(*server, kToken, *engine, *sender);
+    whatsapp::install_admin_routes(*server, kToken, *engine, *sender, wa, vault);
     engine->start();
     server->start();
     seed_conversation();
@@ -169,6 +170,8 @@ struct Fixture {
   std::filesystem::path root;
   runtime::SystemClock clock;
   config::WhatsAppConfig wa;
+  // A key, so token replacements are sealed into the store as in production.
+  whatsapp::TokenVault vault{std::string(64, 'a')};
   std::unique_ptr<store::Store> store;
   std::unique_ptr<runtime::Engine> engine;
   std::unique_ptr<whatsapp::OutboxSender> sender;
