@@ -139,7 +139,7 @@ void read_file(const std::filesystem::path& file, Config& config, const Env& env
   json root;
   try {
     root = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // also out_of_range: a number too large for a double
     throw ConfigError(file.string() + ": invalid JSON: " + e.what());
   }
   const auto base = file.parent_path();

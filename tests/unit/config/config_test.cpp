@@ -73,6 +73,8 @@ TEST_CASE("unknown keys and wrong types are refused with the key's name") {
   CHECK(error_of(R"({"log_level": "verbose"})").find("log_level") != std::string::npos);
   CHECK(error_of(R"({"flows": "a.lua"})").find("'flows' must be an array") != std::string::npos);
   CHECK(error_of("{ not json").find("invalid JSON") != std::string::npos);
+  // nlohmann reports a number too large for a double as out_of_range, not parse_error.
+  CHECK(error_of(R"({"workers": 9999999999999999e9999999})").find("invalid JSON") != std::string::npos);
 }
 
 TEST_CASE("environment variables override the file and configure one number without a file") {
