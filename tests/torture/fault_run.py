@@ -68,7 +68,7 @@ def parse_args():
     p.add_argument("--charla", required=True, help="the charla binary")
     p.add_argument("--source", required=True, help="repository root")
     p.add_argument("--shared", help="dir with whatsapp/payloads and whatsapp/graph-responses "
-                                    "(default: tests/fixtures if present, else <source>/../shared)")
+                                    "(default: <source>/tests/fixtures)")
     p.add_argument("--seconds", type=float, default=60, help="load phase length (default 60)")
     p.add_argument("--rate", type=float, default=1000, help="inbound messages per second (default 1000)")
     p.add_argument("--phones", type=int, help="customers (default rate, at most 1000)")
@@ -97,9 +97,7 @@ def parse_args():
     a = p.parse_args()
     a.charla, a.source = os.path.abspath(a.charla), os.path.abspath(a.source)
     if not a.shared:
-        fixtures = os.path.join(a.source, "tests", "fixtures")
-        a.shared = fixtures if os.path.isdir(os.path.join(fixtures, "whatsapp", "payloads")) else \
-            os.path.join(a.source, "..", "shared")
+        a.shared = os.path.join(a.source, "tests", "fixtures")  # in the repository: a clone needs nothing beside it
     a.shared = os.path.abspath(a.shared)
     a.phones = a.phones or int(min(1000, max(1, a.rate)))
     for need in (os.path.join(a.shared, "whatsapp", "payloads"), os.path.join(a.shared, "whatsapp", "graph-responses")):
