@@ -66,6 +66,7 @@ struct FlowInfo {
   std::vector<Transition> transitions;  // in file order
   std::map<std::string, int> state_lines;  // line of each state's key, for check messages
   std::vector<std::string> final_states;   // states marked `final = true` (the conversation ends there)
+  std::string timezone = "UTC";            // flow's `timezone` (IANA name), for ctx:clock and open_hours
 };
 
 struct HostOptions {
