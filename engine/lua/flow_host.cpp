@@ -38,6 +38,7 @@ Host::Host(boost::asio::io_context& io_context, HostOptions host_options)
   register_data(L);
   register_control(L);
   register_time(L);
+  register_settings(*this);
 }
 
 Host::~Host() {

@@ -76,6 +76,9 @@ struct HostOptions {
   int max_transitions = 16;                       // transitions chained within one turn
   std::chrono::milliseconds turn_time_budget{20'000};  // wall time incl. plugin calls, checked while Lua runs
   std::size_t history_limit = 50;                 // entries exposed through ctx:history
+  // Per-flow settings (config `flow_settings`): flow name -> JSON object, read by the
+  // flow as the read-only table ctx.settings (empty for flows not listed).
+  std::map<std::string, nlohmann::json> flow_settings;
 };
 
 struct TimerOp {
