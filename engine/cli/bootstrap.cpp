@@ -20,7 +20,7 @@ config::Config load_config(const CommonFlags& flags) {
   return config;
 }
 
-std::unique_ptr<Services> make_services(config::Config config) {
+std::unique_ptr<Services> make_services(config::Config config, std::optional<std::int64_t> fake_now_ms) {
   auto s = std::make_unique<Services>();
   s->config = std::move(config);
   store::Store::Options so;
@@ -29,7 +29,12 @@ std::unique_ptr<Services> make_services(config::Config config) {
   so.max_map_size = s->config.store.max_map_size_mb << 20;
   so.durable = s->config.store.durable;
   s->store = store::Store::open(so);
-  s->engine = std::make_unique<runtime::Engine>(runtime::EngineOptions::from_config(s->config), *s->store, s->clock);
+  auto options = runtime::EngineOptions::from_config(s->config);
+  if (fake_now_ms) {
+    s->fake_clock = std::make_unique<runtime::ManualClock>(*fake_now_ms);
+    options.timer_tick = std::chrono::milliseconds(0);  // the fake clock's owner fires timers
+  }
+  s->engine = std::make_unique<runtime::Engine>(std::move(options), *s->store, s->engine_clock());
   s->engine->add_flow_check([settings = s->config.flow_settings](const std::vector<std::string>& loaded) {
     config::check_flow_settings(settings, loaded);
   });

@@ -27,12 +27,17 @@ config::Config load_config(const CommonFlags& flags);  // throws config::ConfigE
 struct Services {
   config::Config config;
   runtime::SystemClock clock;
+  // `charla chat --now`: a fake clock the engine (turns, timers, ctx:clock) reads
+  // instead of `clock`; it moves only when told to.
+  std::unique_ptr<runtime::ManualClock> fake_clock;
+  const runtime::Clock& engine_clock() const { return fake_clock ? *fake_clock : static_cast<const runtime::Clock&>(clock); }
   std::unique_ptr<store::Store> store;
   std::unique_ptr<runtime::Engine> engine;
 };
 
-// Opens the store and builds (does not start) the engine.
-std::unique_ptr<Services> make_services(config::Config config);
+// Opens the store and builds (does not start) the engine. With `fake_now_ms` the
+// engine runs on a fake clock starting there, and timers fire only on tick_timers().
+std::unique_ptr<Services> make_services(config::Config config, std::optional<std::int64_t> fake_now_ms = std::nullopt);
 
 // Runs `body` and maps startup errors to exit codes: 2 for configuration and flow
 // errors (the user must fix a file), 1 for anything else.
