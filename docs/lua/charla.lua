@@ -291,24 +291,29 @@ function Ctx:hours_text() end
 -------------------------------------------------------------------------------
 
 ---@class charla.TestOptions
----@field phone? string
----@field name? string
----@field now? string Start of the fake clock, e.g. "2026-03-02T09:00:00-03:00".
----@field settings? table ctx.settings for this test.
+---@field phone? string The customer's address (default "5215550000001").
+---@field name? string The customer's profile name.
+---@field now? string|number Start of the fake clock: "2026-03-02T09:00:00-03:00", or unix seconds.
+---@field llm? boolean Whether ctx.llm exists (scripted with t:llm_reply / t:llm_fail).
+---@field http? boolean Whether ctx.http exists (scripted with t:http_reply / t:http_fail).
 
 ---@class charla.Expectation
----@field contains? string
+---@field contains? string Plain substring of the reply.
 ---@field matches? string A Lua pattern.
+---@field equals? string The whole text.
+---@field type? string "text", "buttons", "list", ...
+---@field buttons? string[] The titles, in order.
 
 ---One conversation with a flow, on a fake clock and scripted plugins.
 ---@class charla.TestConversation
 local T = {}
 
----An inbound text.
+---Inbound texts; several at once are a double text (inside the debounce window).
 ---@param text string
-function T:user(text) end
+---@param ... string
+function T:user(text, ...) end
 
----Taps a reply button or list row, by title or id.
+---Taps a reply button or list row of the last interactive message, by title or id.
 ---@param title_or_id string
 function T:tap(title_or_id) end
 
@@ -320,36 +325,64 @@ function T:send(message) end
 ---@param duration charla.Duration
 function T:advance(duration) end
 
----@param expected charla.Expectation|string
+---Starts the conversation afresh.
+function T:reset() end
+
+---@param expected charla.Expectation
 function T:expect_reply(expected) end
+
+function T:expect_no_reply() end
 
 ---@param state string
 function T:expect_state(state) end
+
+---@param key string
+---@param value any
+function T:expect_data(key, value) end
 
 ---@param reason? string
 function T:expect_handoff(reason) end
 
 ---@param name string
+---@param after? charla.Duration
+function T:expect_timer(name, after) end
+
+---@param name string
+function T:expect_no_timer(name) end
+
+---@param name string
 ---@param fields? table Payload fields that must match.
 function T:expect_emit(name, fields) end
 
-function T:expect_no_reply() end
+---@return string state
+function T:state() end
+
+---@return table data
+function T:data() end
+
+---@return table[] replies The outbound messages of the last step.
+function T:replies() end
+
+---@return integer now_ms The fake clock.
+function T:now() end
 
 ---Scripts the next matching ctx:llm answer.
----@param script { match?: string, reply: string|table }
+---@param script { match?: string, reply?: string, json?: table }
 function T:llm_reply(script) end
+
+---Makes the next (matching) ctx:llm call fail with `code` (default "timeout").
+---@param code? string
+---@param spec? { match?: string }
+function T:llm_fail(code, spec) end
 
 ---Scripts the next matching ctx:http answer.
 ---@param script { url?: string, method?: string, status?: integer, json?: any, body?: string }
 function T:http_reply(script) end
 
----Makes the next ctx:llm call fail with `code` ("timeout", ...).
----@param code string
-function T:llm_fail(code) end
-
----Makes the next ctx:http call fail (an HTTP status, or an error code such as "timeout").
+---t:http_fail(503): the server answers 503; t:http_fail("timeout"): the call fails.
 ---@param status_or_code integer|string
-function T:http_fail(status_or_code) end
+---@param spec? { url?: string, method?: string }
+function T:http_fail(status_or_code, spec) end
 
 ---@class charla.TestModule
 charla = {}
