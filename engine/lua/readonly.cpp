@@ -161,6 +161,7 @@ void protect_libraries(lua_State* L) {
 }
 
 void make_readonly_tree(lua_State* L, const char* what) {
+  luaL_checkstack(L, 6, "settings nested too deeply");  // each level holds key, value and proxy
   const int table = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, table)) {

@@ -41,7 +41,11 @@ TEST_CASE("ctx.settings reads the flow's settings block", "[lua][ctx][settings]"
 }
 
 TEST_CASE("ctx.settings is read-only at every depth", "[lua][ctx][settings]") {
-  Harness h(with_settings());
+  HostOptions options = with_settings();
+  json deep = "fondo";  // deeper than the Lua C stack's 20 guaranteed slots
+  for (int i = 0; i < 40; ++i) deep = json{{"n", deep}};
+  options.flow_settings["clinic"]["deep"] = deep;
+  Harness h(options);
   for (const char* body : {"ctx.settings.reminder_hours = 1", "ctx.settings.agenda.url = 'x'",
                            "table.insert(ctx.settings.slots, 'x')", "rawset(ctx.settings, 'a', 1)",
                            "ctx.settings = {}"}) {
@@ -51,7 +55,11 @@ TEST_CASE("ctx.settings is read-only at every depth", "[lua][ctx][settings]") {
     CHECK_THAT(r.error, Contains("clinic.lua:2:") && Contains("read-only"));
   }
   // Nothing leaked into the next conversation.
-  const TurnResult r = run(h, "clinic", "ctx:say(ctx.settings.reminder_hours .. ' ' .. #ctx.settings.slots)");
+  const TurnResult r = run(h, "clinic",
+                           "ctx:say(ctx.settings.reminder_hours .. ' ' .. #ctx.settings.slots)\n"
+                           "local d = ctx.settings.deep\n for i = 1, 40 do d = d.n end\n ctx:say(d)\n"
+                           "local ok = pcall(function() ctx.settings.deep.n.n.n.x = 1 end)\n ctx:say(tostring(ok))");
+  INFO(r.error);
   REQUIRE(r.ok);
-  CHECK(h.texts(r) == std::vector<std::string>{"24 2"});
+  CHECK(h.texts(r) == std::vector<std::string>{"24 2", "fondo", "false"});
 }
