@@ -13,7 +13,9 @@ Santiago) over a small flow written to a temp dir, fed JSON-lines input:
     the fake clock past closing time;
   - WhatsApp's limits: a 23-character button title fails the turn with the reason,
     as `serve` would, instead of passing in chat;
-  - a bad structured line stops a script with exit 2 and says why.
+  - a bad structured line stops a script with exit 2 and says why;
+  - with -c, the config's flow_settings reach the flow as ctx.settings, and a
+    flow_settings block naming no loaded flow stops chat with exit 2.
 Python 3 standard library only; every wait bounded.
 """
 
@@ -41,6 +43,7 @@ return {
         if msg.text == "menu" then
           return ctx:buttons("¿Qué necesitas?", { { id = "dolor", title = "Dolor" }, { id = "control", title = "Control" } })
         end
+        if msg.text == "ajustes" then return ctx:say("ajuste " .. tostring(ctx.settings.saludo)) end
         if msg.text == "largo" then return ctx:buttons("Elige", { "Agendar hora con doctor" }) end
         if msg.text == "recordar" then
           ctx:after("10m", "aviso")
@@ -71,10 +74,11 @@ INPUT = [
 ]
 
 
-def run_chat(charla, flow, data, lines, timeout=60):
+def run_chat(charla, flow, data, lines, timeout=60, config=None):
     text = "\n".join(l if isinstance(l, str) else json.dumps(l) for l in lines) + "\n"
+    source = ["-c", config] if config else ["--flow", flow]
     proc = subprocess.run(
-        [charla, "chat", "--flow", flow, "--data", data, "--now", "2026-03-02T09:00:00-03:00",
+        [charla, "chat"] + source + ["--data", data, "--now", "2026-03-02T09:00:00-03:00",
          "--workers", "1", "--log-level", "error"],
         input=text.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     events = [json.loads(l) for l in proc.stdout.decode().splitlines() if l.strip()]
@@ -123,6 +127,19 @@ def main():
         code, events, err = run_chat(args.charla, flow, os.path.join(tmp, "data2"), ["hola", {"buton": "x"}, "hola"])
         check(code == 2 and "input line 2" in err and "buton" in err,
               "a bad structured line stops a script with exit 2 naming the line (got %d, %s)" % (code, err), events)
+
+        config = os.path.join(tmp, "charla.json")
+        with open(config, "w", encoding="utf-8") as f:
+            json.dump({"flows": ["citas.lua"], "flow_settings": {"citas": {"saludo": "hola desde config"}}}, f)
+        code, events, err = run_chat(args.charla, flow, os.path.join(tmp, "data4"), ["ajustes"], config=config)
+        texts = [e["message"].get("text") for e in events if e["event"] == "message"]
+        check(code == 0 and texts == ["ajuste hola desde config"],
+              "flow_settings reach the flow as ctx.settings (exit %d, %s)" % (code, err), events)
+        with open(config, "w", encoding="utf-8") as f:
+            json.dump({"flows": ["citas.lua"], "flow_settings": {"cita": {"saludo": "x"}}}, f)
+        code, events, err = run_chat(args.charla, flow, os.path.join(tmp, "data5"), ["ajustes"], config=config)
+        check(code == 2 and "flow_settings.cita: no loaded flow is named 'cita'" in err,
+              "a flow_settings block for no loaded flow is a configuration error (exit %d, %s)" % (code, err), events)
         print("ok: chat structured input, fake clock, timer turns, WhatsApp limits")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
