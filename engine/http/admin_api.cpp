@@ -185,8 +185,9 @@ std::optional<json> object_body(const Request& req) {
 
 void conversation_action(runtime::Engine& engine, const std::string& key, const std::string& action,
                          const Request& req, Respond respond) {
+  constexpr const char* kStateShape = R"(body must be a JSON object {"state": "NAME", "enter"?: true})";
   auto body = object_body(req);
-  if (!body) return respond(error_response(400, "body must be a JSON object"));
+  if (!body) return respond(error_response(400, action == "state" ? kStateShape : "body must be a JSON object or empty"));
   auto string_field = [&](const char* name) -> std::optional<std::string> {
     auto it = body->find(name);
     if (it == body->end() || it->is_null()) return std::nullopt;
@@ -199,7 +200,7 @@ void conversation_action(runtime::Engine& engine, const std::string& key, const 
   if (action == "resume") return engine.resume_conversation(key, string_field("state"), conversation_answer(respond));
   // action == "state"
   auto state = string_field("state");
-  if (!state) return respond(error_response(400, R"(body must be a JSON object {"state": "NAME", "enter"?: true})"));
+  if (!state) return respond(error_response(400, kStateShape));
   auto enter = body->find("enter");
   if (enter != body->end() && !enter->is_boolean()) return respond(error_response(400, "'enter' must be true or false"));
   engine.set_conversation_state(key, *state, enter != body->end() && enter->get<bool>(), conversation_answer(respond));
