@@ -3,6 +3,7 @@
 // a queued turn, and the all-or-nothing hot reload of the flows.
 #include "runtime/conversation.hpp"
 #include "runtime_fixture.hpp"
+#include "support/fake_llm.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -191,4 +192,37 @@ TEST_CASE("hot reload swaps every worker's flows; a failing file changes nothing
   h.say("a", "tres");
   CHECK(h.texts("a").back() == "v2:tres");
   CHECK(h.engine->flows_status()["flows"][0]["version"] == 2);
+}
+
+TEST_CASE("a turn waiting on ctx:llm during a reload finishes on the version it started with", "[runtime][reload]") {
+  charla::test::FakeLlm llm;
+  llm.set_default(charla::test::LlmStep::reply("listo", std::chrono::milliseconds(700)));
+  TempDir dir;
+  auto flow = dir.write("eco.lua", R"(return { name = "eco", version = 1, initial = "A", states = { A = {
+      message = function(ctx, m) local a = ctx:llm{ prompt = m.text } ctx:say("v1:" .. tostring(a)) end } } })");
+  store::Store::Options so;
+  so.dir = dir.path() / "data";
+  auto store = store::Store::open(so);
+  runtime::SystemClock clock;
+  RecordingChannel channel;
+  runtime::EngineOptions options;
+  options.workers = 1;  // the waiting turn and the new one share one Lua state
+  options.flows = {flow};
+  options.plugins = {{"llm", {{"base_url", llm.base_url()}, {"api_key", "k"}, {"model", "m"}, {"timeout_ms", 5000}}}};
+  runtime::Engine engine(options, *store, clock);
+  engine.add_channel(channel);
+  engine.start();
+
+  accept_all(engine, {text_event("a", "uno")});
+  REQUIRE(eventually([&] { return engine.stats().suspended_turns == 1; }));
+  dir.write("eco.lua", R"(return { name = "eco", version = 2, initial = "A", states = { A = {
+      message = function(ctx, m) ctx:say("v2:" .. m.text) end } } })");
+  std::promise<runtime::ReloadResult> done;
+  engine.reload_flows([&](const runtime::ReloadResult& r) { done.set_value(r); });
+  REQUIRE(done.get_future().get().ok);
+  accept_all(engine, {text_event("b", "dos")});
+  REQUIRE(channel.wait_for(2, std::chrono::seconds(10)));
+  CHECK(channel.texts(runtime::conversation_key("test", "acct", "b")) == std::vector<std::string>{"v2:dos"});
+  CHECK(channel.texts(runtime::conversation_key("test", "acct", "a")) == std::vector<std::string>{"v1:listo"});
+  engine.stop();
 }
