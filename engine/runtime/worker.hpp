@@ -27,6 +27,8 @@ class Worker {
   void start();
   void post(InboundEvent event);
   void post_task(std::string conversation, std::function<void()> fn);
+  // The mailbox counts as running from `fn` until it calls its release.
+  void post_held_task(std::string conversation, Engine::HeldTask fn);
   // An operator write (Engine::admin_write): no turn of the conversation starts until
   // it has committed and `then` has run.
   void post_write(std::string conversation, Engine::AdminWrite write, Engine::AdminThen then);

@@ -239,7 +239,7 @@ TEST_CASE("http: bad arguments are argument errors", "[http]") {
   CHECK(why({{"url", "http://127.0.0.1/"}, {"method", "GE T"}}).find("'method'") != std::string::npos);
   CHECK(why({{"url", "http://127.0.0.1/"}, {"timeout", -1}}).find("'timeout'") != std::string::npos);
   CHECK(why({{"url", "http://127.0.0.1/"}, {"verb", "GET"}}) ==
-        "http: unknown argument 'verb' (expected body, headers, json, method, timeout, url)");
+        "http: unknown argument 'verb' (expected body, headers, json, method, path, service, timeout, url)");
   CHECK(why({{"url", "http://127.0.0.1/"}, {"timout", 3000}}).find("unknown argument 'timout' (did you mean 'timeout'?") !=
         std::string::npos);
   CHECK(why({{"url", "http://127.0.0.1/"}, {"timeout", "soon"}}).find("milliseconds") != std::string::npos);
