@@ -77,15 +77,15 @@ void install_admin_routes(http::Server& server, const std::string& admin_token, 
 http::MetricsSource metrics_source(const EventSender& sender) {
   return [&sender](std::ostringstream& out) {
     const auto& m = sender.metrics();
-    http::write_counter(out, "charla_events_sent_total", "Events delivered to a webhook (2xx)", m.sent);
-    http::write_counter(out, "charla_events_failed_total", "Event POSTs that failed (each attempt)", m.failed);
-    http::write_counter(out, "charla_events_dead_letters_total", "Events dead-lettered after max attempts", m.dead);
-    http::write_gauge(out, "charla_events_queue_depth", "Events waiting for delivery",
+    http::write_counter(out, "charla_event_webhooks_sent_total", "Events delivered to a webhook (2xx)", m.sent);
+    http::write_counter(out, "charla_event_webhooks_failed_total", "Event POSTs that failed (each attempt)", m.failed);
+    http::write_counter(out, "charla_event_webhooks_dead_letters_total", "Events dead-lettered after max attempts", m.dead);
+    http::write_gauge(out, "charla_event_webhooks_queue_depth", "Events waiting for delivery",
                       static_cast<double>(m.pending.load()));
-    http::write_gauge(out, "charla_events_dead", "Dead-lettered events kept for retry",
+    http::write_gauge(out, "charla_event_webhooks_dead", "Dead-lettered events kept for retry",
                       static_cast<double>(m.dead_rows.load()));
-    http::write_gauge(out, "charla_events_in_flight", "Event POSTs in flight", static_cast<double>(m.in_flight.load()));
-    http::write_counter(out, "charla_events_sender_loop_exceptions_total",
+    http::write_gauge(out, "charla_event_webhooks_in_flight", "Event POSTs in flight", static_cast<double>(m.in_flight.load()));
+    http::write_counter(out, "charla_event_webhooks_sender_loop_exceptions_total",
                         "Exceptions that reached the event sender's loop (logged)", m.loop_exceptions);
   };
 }

@@ -213,8 +213,8 @@ def test_dead_letter(env):
     # A dead event does not hold back the conversation's next ones.
     delivered(env.crm, user, "state.changed")
     metrics = env.charla.request("GET", "/metrics").text
-    check(re.search(r"^charla_events_dead_letters_total [1-9]", metrics, re.M), "dead letters metric")
-    check(re.search(r"^charla_events_sent_total [1-9]", metrics, re.M), "sent metric")
+    check(re.search(r"^charla_event_webhooks_dead_letters_total [1-9]", metrics, re.M), "dead letters metric")
+    check(re.search(r"^charla_event_webhooks_sent_total [1-9]", metrics, re.M), "sent metric")
     check_eq(env.charla.admin("GET", "/admin/events", token="wrong").status, 401, "GET /admin/events, wrong token")
     check_eq(env.charla.request("POST", "/admin/events/%d/retry" % row["seq"]).status, 401, "retry without token")
     check_eq(env.charla.admin("POST", "/admin/events/999999999/retry").status, 404, "retry of an unknown seq")
