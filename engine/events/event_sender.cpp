@@ -63,6 +63,10 @@ struct EventSender::Impl : std::enable_shared_from_this<EventSender::Impl> {
   std::set<std::uint64_t> busy;  // seqs being sent, or whose outcome is not yet committed
   bool scan_posted = false;
   std::chrono::steady_clock::time_point last_scan{};
+  // A scan reads every row: with a large backlog (a receiver down for hours) scans are
+  // spaced at least twice their own duration apart, so the sender uses at most a third
+  // of a core however often turns nudge it.
+  std::chrono::steady_clock::duration scan_gap = kMinScanGap;
   std::mt19937_64 rng{std::random_device{}()};
   std::set<std::string> warned_unknown_webhooks;
 
@@ -75,7 +79,7 @@ struct EventSender::Impl : std::enable_shared_from_this<EventSender::Impl> {
     if (scan_posted) return;
     scan_posted = true;
     const auto since = std::chrono::steady_clock::now() - last_scan;
-    const auto delay = since >= kMinScanGap ? std::chrono::steady_clock::duration::zero() : kMinScanGap - since;
+    const auto delay = since >= scan_gap ? std::chrono::steady_clock::duration::zero() : scan_gap - since;
     arm(std::chrono::duration_cast<std::chrono::milliseconds>(delay), true);
   }
 
@@ -129,6 +133,7 @@ struct EventSender::Impl : std::enable_shared_from_this<EventSender::Impl> {
     }
     metrics.pending = pending;
     metrics.dead_rows = dead;
+    scan_gap = std::max<std::chrono::steady_clock::duration>(kMinScanGap, 2 * (std::chrono::steady_clock::now() - last_scan));
     for (auto& row : ready) send(std::move(row));
     arm(std::chrono::milliseconds(std::max<std::int64_t>(next_due - now, 1)), false);
   }
