@@ -17,6 +17,7 @@
 #include "runtime/clock.hpp"
 #include "runtime/conversation.hpp"
 #include "runtime/event.hpp"
+#include "runtime/event_log.hpp"
 #include "runtime/seen_pruning.hpp"
 #include "store/store.hpp"
 
@@ -47,9 +48,14 @@ struct EngineOptions {
   // An inbox entry whose turn was running when the process stopped this many times is
   // quarantined instead of run again (a poison message must not crash-loop the process).
   std::uint64_t inbox_max_attempts = 3;
+  // Webhooks for business events (runtime/event_log.hpp); empty: events are not stored.
+  std::vector<EventSubscription> event_webhooks;
 
   static EngineOptions from_config(const config::Config& config);
 };
+
+// A flow's ctx:emit call (name, payload), as committed with its turn.
+using EmittedEvent = lua::EmittedEvent;
 
 // What happened in one committed turn; observers get it on the worker thread.
 struct TurnReport {
@@ -61,6 +67,7 @@ struct TurnReport {
   std::vector<std::uint64_t> inbox_seqs;   // inbound messages this turn consumed
   bool timer = false;                      // fired by a timer
   std::chrono::microseconds latency{0};    // first accepted -> committed
+  std::vector<EmittedEvent> emitted;       // the flow's ctx:emit events, in order (not the engine's own)
 };
 
 // One set of loaded flows. Every generation is kept for the process's life (a few KB
@@ -187,6 +194,8 @@ class Engine {
   store::Store& store() { return store_; }
   const store::Store& store() const { return store_; }
   const Clock& clock() const { return clock_; }
+  // Where admin operations and channels record events in their own transactions.
+  const EventLog& events() const { return events_; }
 
  private:
   friend class Worker;
@@ -213,6 +222,7 @@ class Engine {
   std::vector<std::string> check_flow_set(const std::vector<lua::FlowInfo>& flows) const;
   mutable std::mutex flows_mutex_;
   std::vector<std::unique_ptr<const FlowGeneration>> generations_;  // guarded; never shrinks
+  EventLog events_;
   std::atomic<bool> running_{false};
   std::atomic<bool> reloading_{false};
   struct Shared;

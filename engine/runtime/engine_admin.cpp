@@ -4,6 +4,7 @@
 #include "log/log.hpp"
 #include "runtime/conversation.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/event_log.hpp"
 #include "runtime/quarantine.hpp"
 #include "runtime/worker.hpp"
 
@@ -35,6 +36,21 @@ void delete_conversation_rows(store::WriteTxn& txn, const std::string& key) {
   txn.del(store::Db::quarantine, quarantine_conversation_key(key));
 }
 
+// conversation.reset, with the phone and state of the record when it is readable.
+void record_reset(store::WriteTxn& txn, const EventLog& events, const std::string& key, std::int64_t now_ms) {
+  if (!events.enabled()) return;
+  std::string phone;
+  json state = nullptr;
+  if (auto raw = txn.get(store::Db::conv, key)) {
+    auto j = json::parse(*raw, nullptr, false);
+    if (j.is_object()) {
+      phone = j.value("user", "");
+      if (auto s = j.value("state", ""); !s.empty()) state = s;
+    }
+  }
+  events.record(txn, "conversation.reset", key, phone, now_ms, {{"state", state}});
+}
+
 }  // namespace
 
 void Engine::release_conversation(const std::string& conversation) {
@@ -46,7 +62,11 @@ json Engine::quarantine(std::string_view conversation) const { return list_quara
 void Engine::reset_conversation(const std::string& key, AdminDone done) {
   // The conversation runs no turn until the delete has committed: a message arriving
   // meanwhile is handled by the fresh conversation, never by the old record.
-  admin_write(key, [key](store::WriteTxn& txn) { delete_conversation_rows(txn, key); },
+  admin_write(key,
+              [this, key, now = clock_.now_ms()](store::WriteTxn& txn) {
+                record_reset(txn, events_, key, now);
+                delete_conversation_rows(txn, key);
+              },
               [this, key, done = std::move(done)](const std::string& error) -> std::vector<InboundEvent> {
                 if (!error.empty()) {
                   done(500, error);

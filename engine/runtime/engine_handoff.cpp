@@ -8,6 +8,7 @@
 // the resume, and one not yet due fires when due.
 #include "log/log.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/turn_events.hpp"
 #include "runtime/worker.hpp"
 
 namespace charla::runtime {
@@ -57,7 +58,7 @@ static void change_conversation(Engine& engine, const std::string& key, Change c
   const auto now = engine.clock().now_ms();
   engine.admin_write(
       key,
-      [key, change, result, now](store::WriteTxn& txn) {
+      [&engine, key, change, result, now](store::WriteTxn& txn) {
         *result = Result{};
         auto raw = txn.get(store::Db::conv, key);
         if (!raw) {
@@ -72,10 +73,13 @@ static void change_conversation(Engine& engine, const std::string& key, Change c
                                       "; reset the conversation or see GET /admin/quarantine"};
           return;
         }
+        const Conversation before = c;
         result->outcome = change(c, txn);
         if (result->outcome.status) return;
         c.updated_ms = now;
         txn.put(store::Db::conv, key, c.to_json().dump());
+        // handoff.started/ended and state.changed, in the same commit as the change.
+        record_conversation_change(txn, engine.events(), before, c, now);
         if (result->outcome.run_enter) {
           // Durable like a message: it runs even if the process stops before it does.
           InboundEvent e;
