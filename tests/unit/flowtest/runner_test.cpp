@@ -142,7 +142,7 @@ test("reminder", function()
   t:user("recordar")
   t:expect_reply{ contains = "10 minutos" }
   t:expect_timer("ping", "10m")
-  t:advance("9m59s")
+  t:advance("599s")
   t:expect_no_reply()
   t:advance("1s")
   t:expect_reply{ equals = "¡Ping!" }
@@ -225,7 +225,7 @@ end)
   INFO(r.output);
   CHECK(r.status == 1);
   CHECK(has(r.output, "ok   tap by title"));
-  CHECK(has(r.output, "demo_test.lua:13: t:tap(\"Opción C\"): no button or row with that title or id"));
+  CHECK(has(r.output, "demo_test.lua:14: t:tap(\"Opción C\"): no button or row with that title or id"));
   CHECK(has(r.output, "\"Opción A\" (id \"a\"), \"Opción B\" (id \"b\")"));
 }
 
