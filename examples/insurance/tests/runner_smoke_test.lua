@@ -75,3 +75,11 @@ test("a location in the middle of a question is not an answer", function()
   t:expect_reply{ contains = "solo puedo leer mensajes de texto" }
   t:expect_reply{ contains = "¿Qué edad tienes?" }
 end)
+
+test("double texting the age is read as one answer", function()
+  local t = start()
+  t:user("tengo", "35 años")
+  t:expect_reply{ contains = "¿Fumas", type = "buttons" }
+  t:expect_no_reply()
+  t:expect_data("age", 35)
+end)

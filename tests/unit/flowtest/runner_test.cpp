@@ -285,3 +285,76 @@ TEST_CASE("test times parse with their offset", "[flowtest]") {
   CHECK(!parse_iso_time("mañana"));
   CHECK(!parse_iso_time("2026-02-30T10:00:00Z"));
 }
+
+TEST_CASE("every inbound type reaches the flow as the WhatsApp channel builds msg", "[flowtest]") {
+  charla::test::TempDir dir;
+  dir.write("echo.lua", R"lua(
+return {
+  name = "echo", initial = "S",
+  states = { S = { message = function(ctx, msg)
+    local extra = msg.location and (msg.location.latitude .. "," .. msg.location.longitude)
+      or msg.reaction and msg.reaction.emoji or msg.media and msg.media.id or msg.list and msg.list.id or ""
+    ctx:say(msg.type .. "|" .. tostring(msg.text) .. "|" .. extra)
+  end } },
+}
+)lua");
+  auto r = run(dir, R"lua(
+test("types", function()
+  local t = charla.test("echo.lua")
+  t:user("hola")
+  t:expect_reply{ equals = "text|hola|" }
+  t:send{ type = "location", location = { latitude = -33.4, longitude = -70.6 } }
+  t:expect_reply{ equals = "location|nil|-33.4,-70.6" }
+  t:send{ type = "image", image = { id = "m1", caption = "mi póliza" } }
+  t:expect_reply{ equals = "image|mi póliza|m1" }
+  t:send{ type = "document", document = { id = "d1", filename = "a.pdf", caption = "contrato" } }
+  t:expect_reply{ equals = "document|contrato|d1" }
+  t:send{ type = "reaction", reaction = { message_id = "wamid.x", emoji = "👍" } }
+  t:expect_reply{ equals = "reaction|nil|👍" }
+  t:send{ type = "sticker", sticker = { id = "s1" } }
+  t:expect_reply{ equals = "sticker|nil|s1" }
+  t:send{ type = "unsupported" }
+  t:expect_reply{ equals = "unsupported|nil|" }
+  t:send{ type = "interactive", interactive = { type = "list_reply", list_reply = { id = "r2", title = "Fila 2" } } }
+  t:expect_reply{ equals = "interactive|Fila 2|r2" }
+end)
+)lua");
+  INFO(r.output);
+  CHECK(r.status == 0);
+}
+
+TEST_CASE("double texting inside the debounce window is one turn with the texts merged", "[flowtest]") {
+  charla::test::TempDir dir;
+  dir.write("merge.lua", R"lua(
+return {
+  name = "merge", initial = "S", double_text = { debounce_ms = 1500 },
+  states = { S = { message = function(ctx, msg) ctx:say("got: " .. msg.text) end } },
+}
+)lua");
+  auto r = run(dir, R"lua(
+test("merged", function()
+  local t = charla.test("merge.lua")
+  t:user("hola", "¿tienen horario?")
+  t:expect_reply{ equals = "got: hola\n¿tienen horario?" }
+  t:expect_no_reply()
+  t:user("gracias")
+  t:expect_reply{ equals = "got: gracias" }
+end)
+)lua");
+  INFO(r.output);
+  CHECK(r.status == 0);
+}
+
+TEST_CASE("a flow that does not load fails the test with the flow's file:line", "[flowtest]") {
+  charla::test::TempDir dir;
+  dir.write("broken.lua", "return { name = 'b', initial = 'S', states = { S = { mesage = function() end } } }\n");
+  auto r = run(dir, R"lua(
+test("broken flow", function()
+  local t = charla.test("broken.lua")
+end)
+)lua");
+  INFO(r.output);
+  CHECK(r.status == 1);
+  CHECK(has(r.output, "demo_test.lua:3: cannot start flow broken.lua:"));
+  CHECK(has(r.output, "mesage"));
+}
