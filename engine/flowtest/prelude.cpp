@@ -396,7 +396,7 @@ function charla._run(i)
     else
       message = tostring(err)
       local s = opened[#opened]
-      message = traceback(message, 2):gsub("\n[^\n]*charla%.test[^\n]*", "")
+      message = traceback(message, 2):gsub("\n[^\n]*charla%.test[^\n]*", ""):gsub("\n%s*%[C%]: in function 'xpcall'", "")
       if s then message = message .. "\n  conversation so far:\n" .. s:transcript() end
     end
     return message
