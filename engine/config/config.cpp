@@ -170,6 +170,7 @@ void read_file(const std::filesystem::path& file, Config& config, const Env& env
     if (!plugins->is_object()) throw ConfigError("config key 'plugins' must be an object");
     config.plugins = *plugins;
   }
+  if (auto* events = r.take("events")) read_events(*events, config.events, env);
   r.reject_unknown();
 }
 

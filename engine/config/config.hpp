@@ -3,6 +3,8 @@
 // from the environment). Loading is strict: an unknown key or a value of the wrong
 // type is a ConfigError whose message names the key, so a typo never silently
 // falls back to a default. The CLI turns ConfigError into exit code 2.
+#include "config/events_config.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -91,6 +93,7 @@ struct Config {
 
   WhatsAppConfig whatsapp;
   nlohmann::json plugins = nlohmann::json::object();  // name -> plugin config block
+  EventsConfig events;              // config/events_config.hpp
 };
 
 using Env = std::function<std::optional<std::string>(const std::string& name)>;

@@ -37,6 +37,7 @@ Host::Host(boost::asio::io_context& io_context, HostOptions host_options)
   register_say(L);
   register_data(L);
   register_control(L);
+  register_emit(L);
 }
 
 Host::~Host() {
