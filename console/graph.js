@@ -41,34 +41,52 @@ export function renderGraph(graph) {
   for (const id of ids) if (!depth.has(id)) depth.set(id, ++maxDepth);  // unreachable states at the end
   const columns = new Map();
   for (const id of ids) { const d = depth.get(id); columns.set(d, [...(columns.get(d) || []), id]); }
-  const W = 170, H = 70, BW = 130, BH = 34;
+  // Columns by distance; an edge to the next column is a straight line, any other is an
+  // arc: above the states when it goes forward, below (dashed) when it goes back.
+  const W = 250, H = 90, BW = 140, BH = 34, M = 110;
   const pos = new Map();
-  for (const [d, col] of columns) col.forEach((id, i) => pos.set(id, { x: 20 + d * W, y: 30 + i * H }));
-  const width = 40 + (maxDepth + 1) * W, height = 60 + Math.max(1, ...[...columns.values()].map((c) => c.length)) * H;
+  for (const [d, col] of columns) col.forEach((id, i) => pos.set(id, { x: 20 + d * W, y: M + i * H, d, i }));
+  const rows = Math.max(1, ...[...columns.values()].map((c) => c.length));
+  const width = 40 + maxDepth * W + BW, height = M * 2 + (rows - 1) * H + BH;
   const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "graph", role: "img" });
   const defs = el("defs", {});
   const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
   marker.append(el("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }));
   defs.append(marker);
   svg.append(defs);
+  // Long labels are cut to fit the gap between columns; the whole text is the tooltip
+  // and is in the transitions list under the diagram.
+  const label = (x, y, text) => {
+    const node = el("text", { x, y, class: "edge-label", "text-anchor": "middle" }, text.length > 18 ? text.slice(0, 17) + "…" : text);
+    node.append(el("title", {}, text));
+    svg.append(node);
+  };
   for (const e of graph.edges) {
     const a = pos.get(e.fromId), b = pos.get(e.toId);
     if (!a || !b) continue;
     if (e.fromId === e.toId) {
       const x = a.x + BW / 2, y = a.y;
-      svg.append(el("path", { d: `M${x - 15},${y} C${x - 30},${y - 30} ${x + 30},${y - 30} ${x + 15},${y}`, class: "edge", "marker-end": "url(#arrow)" }));
-      svg.append(el("text", { x, y: y - 26, class: "edge-label", "text-anchor": "middle" }, e.label));
+      svg.append(el("path", { d: `M${x - 15},${y} C${x - 35},${y - 40} ${x + 35},${y - 40} ${x + 15},${y}`, class: "edge", "marker-end": "url(#arrow)" }));
+      label(x, y - 36, e.label);
       continue;
     }
-    const back = b.x <= a.x;
-    const x1 = back ? a.x : a.x + BW, x2 = back ? b.x + BW : b.x;
-    const y1 = a.y + BH / 2 + (back ? 8 : 0), y2 = b.y + BH / 2 + (back ? 8 : 0);
-    svg.append(el("line", { x1, y1, x2, y2, class: "edge" + (back ? " back" : ""), "marker-end": "url(#arrow)" }));
-    svg.append(el("text", { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4, class: "edge-label", "text-anchor": "middle" }, e.label));
+    if (b.d === a.d + 1 && a.i === b.i) {
+      const y = a.y + BH / 2;
+      svg.append(el("line", { x1: a.x + BW, y1: y, x2: b.x, y2: y, class: "edge", "marker-end": "url(#arrow)" }));
+      label((a.x + BW + b.x) / 2, y - 6, e.label);
+      continue;
+    }
+    const forward = b.d > a.d;
+    const span = Math.abs(b.d - a.d) || 1;
+    const x1 = a.x + BW / 2 + (forward ? 20 : -20), x2 = b.x + BW / 2 + (forward ? -20 : 20);
+    const y1 = forward ? a.y : a.y + BH, y2 = forward ? b.y : b.y + BH;
+    const cx = (x1 + x2) / 2, cy = forward ? Math.min(y1, y2) - 30 - 25 * span : Math.max(y1, y2) + 30 + 25 * span;
+    svg.append(el("path", { d: `M${x1},${y1} Q${cx},${cy} ${x2},${y2}`, class: "edge" + (forward ? "" : " back"), "marker-end": "url(#arrow)" }));
+    label((x1 + 2 * cx + x2) / 4, (y1 + 2 * cy + y2) / 4 + (forward ? -4 : 12), e.label);
   }
   if (graph.initial && pos.get(graph.initial)) {
     const p = pos.get(graph.initial);
-    svg.append(el("circle", { cx: p.x + BW / 2, cy: p.y - 14, r: 5, class: "start" }));
+    svg.append(el("circle", { cx: p.x - 10, cy: p.y + BH / 2, r: 5, class: "start" }));
   }
   for (const id of ids) {
     const p = pos.get(id);
