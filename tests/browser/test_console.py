@@ -9,7 +9,8 @@ Steps (screenshots of each in --artifacts):
   headers        /console has a strict CSP (no inline script) and nosniff
   sign_in        a wrong token is refused with a message; the right one signs in; the token
                  is in sessionStorage only (no cookie, not in the URL)
-  live_list      a signed webhook makes the new conversation appear in the list (polling)
+  live_list      a signed webhook makes the new conversation appear in the list (polling);
+                 a customer name made of HTML is shown as text
   handoff_queue  the flow hands off ("agente"): the conversation shows in the queue on top
                  with its reason and waiting time
   agent_reply    from the conversation view, an agent reply reaches the fake Graph API and
@@ -179,6 +180,14 @@ def test_live_list(env):
     row = wait_css(env, '#conversation-list li[data-key="%s"]' % env.key, 15, "the new conversation in the list")
     check("Camila Rojas" in row.text, "the row names the customer: %r" % row.text)
     env.fake.wait_for(lambda rs: "eco: hola" in graph_texts(env, env.user), 15, "the flow's echo")
+    # Text from customers is shown as text: a name full of markup stays characters.
+    evil = '<img src=x id=pwned onerror="document.title=1"><b>Eva</b>'
+    other = new_user()
+    env.send_text(MESA_NUMBER, other, "<script>alert(1)</script>", name=evil)
+    row = wait_css(env, '#conversation-list li[data-key="whatsapp:%s:%s"]' % (MESA_NUMBER, other), 15,
+                   "the conversation of the customer with markup in the name")
+    check(evil in row.text, "the name shown literally: %r" % row.text)
+    check(find(env, "#pwned") is None and find(env, "#conversation-list b") is None, "markup from a name became HTML")
     shot(env, "02-list-new-conversation")
 
 
