@@ -427,7 +427,7 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
   void sink(const Pending& p) {
     ++metrics.sink;
     log::info("whatsapp_sink", {{"seq", p.row.seq}, {"phone_number_id", p.row.account}, {"to", p.row.to},
-                                {"message", p.row.message}});
+                                {"message", log::message(p.row.message)}});
     update_row(p.row.seq, {{"status", "sink"}});
   }
 };

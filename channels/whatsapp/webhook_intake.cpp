@@ -27,7 +27,9 @@ WebhookIntake::WebhookIntake(const config::WhatsAppConfig& config, runtime::Engi
 }
 
 void WebhookIntake::install(http::Server& server) {
-  for (const char* path : {"/webhook/whatsapp", "/webhook", "/whatsapp/webhook"}) {
+  // The last two are the paths of systems charla replaces: their Meta apps keep working.
+  for (const char* path : {"/webhook/whatsapp", "/webhook", "/whatsapp/webhook", "/api/integrations/whatsapp/webhook",
+                           "/api/webhooks/whatsapp"}) {
     server.route(http::beast_http::verb::get, path,
                  [this](http::Request& req, http::Respond respond) { verify(req, std::move(respond)); });
     server.route(http::beast_http::verb::post, path,

@@ -21,7 +21,8 @@ struct IntakeMetrics {
 class WebhookIntake {
  public:
   WebhookIntake(const config::WhatsAppConfig& config, runtime::Engine& engine, OutboxSender& sender);
-  // GET/POST on /webhook/whatsapp and its aliases /webhook and /whatsapp/webhook.
+  // GET/POST on /webhook/whatsapp and its aliases /webhook, /whatsapp/webhook,
+  // /api/integrations/whatsapp/webhook and /api/webhooks/whatsapp.
   void install(http::Server& server);
   const IntakeMetrics& metrics() const { return metrics_; }
 

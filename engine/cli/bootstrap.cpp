@@ -17,6 +17,7 @@ config::Config load_config(const CommonFlags& flags) {
   if (config.flows.empty())
     throw config::ConfigError("no flow to run: pass --flow FILE or -c CONFIG with a 'flows' list");
   log::set_level(log::parse_level(config.log_level));
+  log::set_redact_text(config.log_redact_text);
   return config;
 }
 

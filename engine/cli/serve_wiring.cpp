@@ -5,7 +5,9 @@
 #include "llm/llm_metrics.hpp"
 #include "log/log.hpp"
 #include "whatsapp/admin_routes.hpp"
+#include "whatsapp/agent_send.hpp"
 #include "whatsapp/outbox_sender.hpp"
+#include "whatsapp/send_routes.hpp"
 #include "whatsapp/token_vault.hpp"
 #include "whatsapp/webhook_intake.hpp"
 
@@ -21,6 +23,7 @@ struct WhatsAppWiring final : ServeWiring {
   std::unique_ptr<whatsapp::TokenVault> vault;
   std::unique_ptr<whatsapp::OutboxSender> sender;
   std::unique_ptr<whatsapp::WebhookIntake> intake;
+  std::unique_ptr<whatsapp::AgentSend> agent_send;
   ~WhatsAppWiring() override {
     if (sender) sender->stop();
   }
@@ -110,6 +113,10 @@ std::unique_ptr<ServeWiring> wire_serve(Services& services, http::Server& server
                               process_status(services)});
   whatsapp::install_admin_routes(server, services.config.admin_token, *services.engine, *w->sender, config,
                                  *w->vault);
+  w->agent_send = std::make_unique<whatsapp::AgentSend>(
+      *services.engine, *w->sender, config, static_cast<std::size_t>(services.config.store.history_limit));
+  whatsapp::install_send_routes(server, services.config.admin_token, *services.engine, *w->agent_send, config,
+                                *w->sender);
   http::install_metrics_route(server, *services.engine, *services.store,
                               {whatsapp::metrics_source(*w->sender, *w->intake),
                                [](std::ostringstream& out) { out << plugins::llm::llm_metrics_prometheus(); }});

@@ -163,6 +163,9 @@ void read_file(const std::filesystem::path& file, Config& config, const Env& env
   http.integer("header_timeout_ms", config.http_header_timeout_ms, 100, 600'000);
   http.integer("max_connections", config.http_max_connections, 1, 1'000'000);
   http.reject_unknown();
+  auto log_block = r.child("log");
+  log_block.boolean("redact_text", config.log_redact_text);
+  log_block.reject_unknown();
   read_lua(r.child("lua"), config.lua);
   read_store(r.child("store"), config.store);
   read_whatsapp(r.child("whatsapp"), config.whatsapp, env);

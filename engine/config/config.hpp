@@ -65,6 +65,7 @@ struct Config {
   std::vector<std::filesystem::path> flows;
   std::string default_flow;         // empty: the first flow loaded
   std::string log_level = "info";
+  bool log_redact_text = false;     // log.redact_text: customers' words never reach the logs
   std::string admin_token;
   // CHARLA_SECRET_KEY: 32 bytes (64 hex characters) that encrypt secrets kept in the
   // store (tokens replaced through the admin API); empty when not set.

@@ -10,6 +10,29 @@ namespace charla::log {
 namespace {
 std::atomic<Level> g_level{Level::info};
 std::mutex g_write_mutex;
+std::atomic<bool> g_redact_text{false};
+
+std::size_t code_points(std::string_view s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// Keys whose string values (at any depth of a message) are words, not structure.
+bool is_text_key(std::string_view k) {
+  return k == "text" || k == "caption" || k == "header" || k == "title" || k == "description" || k == "body" ||
+         k == "button" || k == "display_text" || k == "parameters" || k == "address" || k == "emoji";
+}
+
+void redact_in(nlohmann::json& v, bool words) {
+  if (v.is_string()) {
+    if (words) v = text(v.get_ref<const std::string&>());
+  } else if (v.is_object()) {
+    for (auto& [k, child] : v.items()) redact_in(child, words || is_text_key(k));
+  } else if (v.is_array()) {
+    for (auto& child : v) redact_in(child, words);
+  }
+}
 
 const char* level_name(Level l) {
   switch (l) {
@@ -24,6 +47,20 @@ const char* level_name(Level l) {
 }  // namespace
 
 void set_level(Level l) { g_level.store(l); }
+void set_redact_text(bool on) { g_redact_text.store(on); }
+bool redact_text() { return g_redact_text.load(std::memory_order_relaxed); }
+
+std::string text(std::string_view t) {
+  if (!redact_text()) return std::string(t);
+  return "[redacted " + std::to_string(code_points(t)) + " chars]";
+}
+
+nlohmann::json message(const nlohmann::json& m) {
+  if (!redact_text()) return m;
+  nlohmann::json copy = m;
+  redact_in(copy, false);
+  return copy;
+}
 Level level() { return g_level.load(); }
 
 Level parse_level(std::string_view name) {

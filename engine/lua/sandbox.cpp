@@ -172,7 +172,8 @@ int sandbox_print(lua_State* L) { return log_arguments(L, "flow_print", 1); }
 
 void log_line(Host& host, const char* event, const char* text, std::size_t len) noexcept {
   try {
-    nlohmann::json fields{{"message", std::string(text, len)}};
+    // Flow log lines often quote msg.text: with log.redact_text they are redacted too.
+    nlohmann::json fields{{"message", log::text(std::string_view(text, len))}};
     if (const Turn* turn = host.running) {
       fields["conversation"] = turn->input.conversation;
       fields["flow"] = turn->input.flow;

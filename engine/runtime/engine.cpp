@@ -93,6 +93,10 @@ void Engine::with_conversation(const std::string& conversation, std::function<vo
   worker_for(conversation).post_task(conversation, std::move(fn));
 }
 
+void Engine::with_conversation_held(const std::string& conversation, HeldTask fn) {
+  worker_for(conversation).post_held_task(conversation, std::move(fn));
+}
+
 void Engine::accept(std::vector<InboundEvent> events, std::function<void(const AcceptResult&)> done) {
   if (!running_) {
     AcceptResult r;

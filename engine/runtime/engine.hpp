@@ -114,6 +114,11 @@ class Engine {
 
   // Runs `fn` on the conversation's worker between turns (admin operations).
   void with_conversation(const std::string& conversation, std::function<void()> fn);
+  // As with_conversation, but the conversation's turns (and later tasks) wait until
+  // `fn` calls `release` (once; from any thread), e.g. after its own store commit, so
+  // the next turn reads what it wrote (admin sends append to the history).
+  using HeldTask = std::function<void(std::function<void()> release)>;
+  void with_conversation_held(const std::string& conversation, HeldTask fn);
 
   // The quarantine (runtime/quarantine.hpp), for the admin API. `done` gets an HTTP
   // status and a message; it runs on the store's writer thread.

@@ -61,6 +61,29 @@ void Worker::post_task(std::string conversation, std::function<void()> fn) {
   });
 }
 
+void Worker::post_held_task(std::string conversation, Engine::HeldTask fn) {
+  post_task(conversation, [this, key = conversation, fn = std::move(fn)] {
+    auto& box = mailboxes_[key];
+    box.running = true;
+    ++active_;
+    auto released = std::make_shared<std::atomic<bool>>(false);
+    auto release = [this, key, released] {
+      if (released->exchange(true)) return;
+      asio::post(io_, [this, key] {
+        --active_;
+        if (auto it = mailboxes_.find(key); it != mailboxes_.end()) it->second.running = false;
+        start_next(key);
+      });
+    };
+    try {
+      fn(release);
+    } catch (...) {
+      release();  // a task that failed before releasing must not hold the conversation forever
+      throw;
+    }
+  });
+}
+
 void Worker::stop(std::chrono::milliseconds grace) {
   if (!thread_.joinable()) return;
   stopping_ = true;
@@ -94,7 +117,7 @@ void Worker::start_next(const std::string& key) {
   if (it == mailboxes_.end()) return;
   auto& box = it->second;
   if (box.running || box.debounce_armed || stopping_) return;
-  while (!box.tasks.empty()) {
+  while (!box.tasks.empty() && !box.running) {  // a held task sets running until it releases
     auto task = std::move(box.tasks.front());
     box.tasks.pop_front();
     cache_.erase(key);  // admin tasks may rewrite the record
@@ -105,6 +128,7 @@ void Worker::start_next(const std::string& key) {
       log::error("admin_task_failed", {{"conversation", key}, {"error", e.what()}});
     }
   }
+  if (box.running) return;
   if (box.queue.empty()) return finish_mailbox_if_idle(key);
   if (box.quarantined) return;  // its events wait for an operator
 

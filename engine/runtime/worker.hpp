@@ -27,6 +27,8 @@ class Worker {
   void start();
   void post(InboundEvent event);
   void post_task(std::string conversation, std::function<void()> fn);
+  // The mailbox counts as running from `fn` until it calls its release.
+  void post_held_task(std::string conversation, Engine::HeldTask fn);
   // Lifts a conversation's quarantine on this worker: its held events run again.
   void release(std::string conversation);
   // Cancels suspended turns (their events stay in the inbox) and waits until no turn

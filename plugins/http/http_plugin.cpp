@@ -77,8 +77,9 @@ struct Outgoing {
 };
 
 // Validates the arguments; on a programming error returns nullopt and sets `why`.
-std::optional<Outgoing> parse_args(const PluginCall& call, const AllowList& allow, std::string& why) {
-  static const std::set<std::string> known{"method", "url", "headers", "json", "body", "timeout"};
+std::optional<Outgoing> parse_args(const PluginCall& call, const AllowList& allow,
+                                   const std::map<std::string, HttpService>& services, std::string& why) {
+  static const std::set<std::string> known{"method", "url", "headers", "json", "body", "timeout", "service", "path"};
   auto fail = [&](std::string text) {
     why = "http: " + std::move(text);
     return std::nullopt;
@@ -97,8 +98,24 @@ std::optional<Outgoing> parse_args(const PluginCall& call, const AllowList& allo
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   }
 
-  if (!args.contains("url") || !args["url"].is_string()) return fail("'url' (a string) is required");
-  const std::string url = args["url"];
+  const HttpService* service = nullptr;
+  std::string url;
+  if (args.contains("service")) {
+    if (args.contains("url")) return fail("give either 'service' (with 'path') or 'url', not both");
+    if (!args["service"].is_string()) return fail("'service' must be the name of a service in plugins.http.services");
+    auto it = services.find(args["service"].get<std::string>());
+    if (it == services.end())
+      return fail("no service named '" + args["service"].get<std::string>() + "' in plugins.http.services");
+    service = &it->second;
+    std::string bad;
+    auto joined = service_url(*service, args.contains("path") ? args["path"] : nlohmann::json(), bad);
+    if (!joined) return fail(bad);
+    url = *joined;
+  } else {
+    if (args.contains("path")) return fail("'path' goes with 'service'; give a full 'url' otherwise");
+    if (!args.contains("url") || !args["url"].is_string()) return fail("'url' (a string) is required");
+    url = args["url"].get<std::string>();
+  }
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) return fail("'" + url + "' is not a valid URL");
   std::string scheme = lower(std::string(parsed->scheme()));
@@ -114,7 +131,8 @@ std::optional<Outgoing> parse_args(const PluginCall& call, const AllowList& allo
   if (connect->host != host) return fail("'" + url + "' is ambiguous (host " + host + " or " + connect->host + "?)");
   if (connect->port != port)
     return fail("'" + url + "' is ambiguous (port " + std::to_string(port) + " or " + std::to_string(connect->port) + "?)");
-  if (!allow.allows(call.flow, host, port)) {
+  const bool service_host = service && host == service->host && port == service->port;
+  if (!service_host && !allow.allows(call.flow, host, port)) {
     bool default_port = port == 80 || port == 443;
     return fail((default_port ? "host " + host : "host " + host + " port " + std::to_string(port)) +
                 " is not on the allow-list for flow " + call.flow + " (plugins.http.allow_hosts" +
@@ -137,10 +155,20 @@ std::optional<Outgoing> parse_args(const PluginCall& call, const AllowList& allo
       // The Host header would let a flow reach another virtual host than the URL's.
       if (lower(name) == "host") return fail("flows cannot set the Host header: it is taken from the URL");
       if (has_line_break(text)) return fail("header '" + name + "' contains a line break");
+      if (service && std::find(service->header_names_lower.begin(), service->header_names_lower.end(), lower(name)) !=
+                         service->header_names_lower.end())
+        return fail("header '" + name + "' is set by service " + service->name + " (from its environment variable)");
       if (lower(name) == "content-type") has_content_type = true;
       out.request.headers.emplace_back(name, std::move(text));
     }
   }
+
+  // The service's secret headers go straight into the request, never into a Lua value.
+  if (service)
+    for (const auto& [name, value] : service->headers) {
+      if (lower(name) == "content-type") has_content_type = true;
+      out.request.headers.emplace_back(name, value);
+    }
 
   if (args.contains("json") && args.contains("body")) return fail("give either 'json' or 'body', not both");
   if (args.contains("json")) {
@@ -174,7 +202,7 @@ nlohmann::json result_of(const net::HttpResponse& r) {
 
 }  // namespace
 
-HttpPluginConfig HttpPluginConfig::from_json(const nlohmann::json& config) {
+HttpPluginConfig HttpPluginConfig::from_json(const nlohmann::json& config, const EnvLookup& env) {
   HttpPluginConfig c;
   if (config.is_null()) return c;
   if (!config.is_object()) throw std::invalid_argument("plugins.http: must be an object");
@@ -185,6 +213,11 @@ HttpPluginConfig HttpPluginConfig::from_json(const nlohmann::json& config) {
       c.timeout = milliseconds(positive_integer(key, v));
     else if (key == "max_response_bytes")
       c.max_response_bytes = static_cast<std::size_t>(positive_integer(key, v));
+    else if (key == "services")
+      c.services = read_services(v, env ? env : EnvLookup([](const std::string& name) -> std::optional<std::string> {
+        const char* value = std::getenv(name.c_str());
+        return value ? std::optional<std::string>(value) : std::nullopt;
+      }));
     else
       throw std::invalid_argument("plugins.http: unknown key '" + key + "'");
   }
@@ -203,7 +236,7 @@ struct HttpPlugin::State : std::enable_shared_from_this<State> {
 
   void begin(PluginCall call, PluginDone done) {
     std::string why;
-    auto outgoing = parse_args(call, config.allow_hosts, why);
+    auto outgoing = parse_args(call, config.allow_hosts, config.services, why);
     if (!outgoing) return post_reply(std::move(done), PluginReply::bad_argument(why));
     if (shut_down) return post_reply(std::move(done), PluginReply::fail("cancelled", "the http plugin is shutting down"));
 

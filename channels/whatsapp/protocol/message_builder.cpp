@@ -39,6 +39,8 @@ std::vector<json> text_requests(const json& m, std::string_view to, bool bsuid) 
 }
 
 json interactive(json inner, const json& m, std::string_view to, bool bsuid) {
+  // An optional text header (buttons and lists), e.g. the "title" of an agent's message.
+  if (auto header = string_or_empty(m, "header"); !header.empty()) inner["header"] = {{"type", "text"}, {"text", header}};
   json body = envelope(to, bsuid, m);
   body["type"] = "interactive";
   body["interactive"] = std::move(inner);

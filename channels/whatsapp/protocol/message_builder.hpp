@@ -4,8 +4,8 @@
 //
 // Input shapes (JSON objects; unknown keys are ignored):
 //   {"type":"text", "text", "preview_url"?}
-//   {"type":"buttons", "text", "buttons":[{"id","title"} | "title", ...]}
-//   {"type":"list", "text", "button", "sections":[{"title"?, "rows":[{"id","title","description"?} | "title"]}]}
+//   {"type":"buttons", "text", "header"?, "buttons":[{"id","title"} | "title", ...]}
+//   {"type":"list", "text", "header"?, "button", "sections":[{"title"?, "rows":[{"id","title","description"?} | "title"]}]}
 //   {"type":"template", "name", "language" ("es_MX" or {"code"}), "parameters":[strings] | "components":[...]}
 //   {"type":"image"|"audio"|"video"|"document"|"sticker", "link" | "id", "caption"?, "filename"?}
 //   {"type":"reaction", "message_id", "emoji"?}          (no/empty emoji removes the reaction)
@@ -47,6 +47,7 @@ inline constexpr std::size_t kRowDescription = 72;
 inline constexpr std::size_t kRowId = 200;
 inline constexpr std::size_t kCaption = 1024;
 inline constexpr std::size_t kCtaDisplayText = 20;
+inline constexpr std::size_t kHeaderText = 60;  // interactive text header
 }  // namespace limits
 
 // nullopt if `message` can be sent; otherwise one sentence saying what is wrong,

@@ -99,6 +99,7 @@ bool all_strings_valid(const json& value) {
 
 Error validate_buttons(const json& m) {
   if (auto e = check_member(m, "text", "buttons text", limits::kInteractiveBody, true)) return e;
+  if (auto e = check_member(m, "header", "buttons header", limits::kHeaderText, false)) return e;
   const json* buttons = field(m, "buttons");
   if (buttons == nullptr || !buttons->is_array()) return "buttons must be a list of buttons";
   if (buttons->empty()) return "buttons needs at least 1 button";
@@ -125,6 +126,7 @@ Error validate_buttons(const json& m) {
 Error validate_list(const json& m) {
   if (auto e = check_member(m, "text", "list text", limits::kListBody, true)) return e;
   if (auto e = check_member(m, "button", "list button label", limits::kListButtonLabel, true)) return e;
+  if (auto e = check_member(m, "header", "list header", limits::kHeaderText, false)) return e;
   const json* sections = field(m, "sections");
   if (sections == nullptr || !sections->is_array()) return "list sections must be a list of sections";
   if (sections->empty()) return "list needs at least 1 section";
@@ -230,6 +232,7 @@ Error validate_mark_read(const json& m) {
 Error validate_cta_url(const json& m) {
   if (auto e = check_member(m, "text", "cta_url text", limits::kInteractiveBody, true)) return e;
   if (auto e = check_member(m, "display_text", "cta_url display_text", limits::kCtaDisplayText, true)) return e;
+  if (auto e = check_member(m, "header", "cta_url header", limits::kHeaderText, false)) return e;
   return check_url(m, "url", "cta_url url");
 }
 

@@ -201,3 +201,20 @@ TEST_CASE("reply_to quotes a message", "[builder]") {
   const json body = one_request({{"type", "buttons"}, {"text", "¿Confirmas?"}, {"buttons", {"Sí", "No"}}, {"reply_to", "wamid.Q"}});
   CHECK(body["context"] == json({{"message_id", "wamid.Q"}}));
 }
+
+TEST_CASE("buttons and lists may carry a text header of at most 60 characters", "[builder]") {
+  const json buttons = one_request({{"type", "buttons"}, {"header", "Servicios Disponibles"}, {"text", "¿Qué servicio?"},
+                                    {"buttons", json::array({"Facial"})}});
+  CHECK(buttons["interactive"]["header"] == json({{"type", "text"}, {"text", "Servicios Disponibles"}}));
+  const json list = one_request({{"type", "list"}, {"header", "Horarios"}, {"text", "Elige"}, {"button", "Ver"},
+                                 {"sections", json::array({{{"rows", json::array({"Hoy 18:00"})}}})}});
+  CHECK(list["interactive"]["header"]["text"] == "Horarios");
+  const json plain = one_request({{"type", "buttons"}, {"text", "x"}, {"buttons", json::array({"a"})}});
+  CHECK_FALSE(plain["interactive"].contains("header"));
+
+  const json too_long = {{"type", "buttons"}, {"header", std::string(61, 'h')}, {"text", "x"}, {"buttons", json::array({"a"})}};
+  auto why = validate(too_long);
+  REQUIRE(why);
+  CHECK(why->find("header") != std::string::npos);
+  CHECK(build_requests(too_long, kTo, false).empty());
+}
