@@ -1,6 +1,6 @@
 // `charla serve`: the engine behind an HTTP listener (webhooks, admin API, health).
 // SIGTERM/SIGINT stop it gracefully: stop accepting, finish running turns, flush
-// commits, exit 0.
+// commits, exit 0. SIGHUP reloads the flows (Engine::reload_flows).
 #include "cli/commands.hpp"
 #include "cli/common_flags.hpp"
 #include "cli/serve_wiring.hpp"
@@ -28,6 +28,7 @@ int run_serve(const ServeFlags& flags) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reloads the flows (the result is logged)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   // Before the store opens: the data dir's lock and every connection need an fd.
@@ -55,7 +56,10 @@ int run_serve(const ServeFlags& flags) {
                              {"data_dir", config.data_dir.string()}});
 
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  while (sigwait(&stop_signals, &signal) == 0 && signal == SIGHUP) {
+    log::info("flows_reload_requested", {{"by", "SIGHUP"}});
+    services->engine->reload_flows([](const runtime::ReloadResult&) {});  // logs flows_reloaded or _refused
+  }
   log::info("charla_stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.stop();
   services->engine->stop();

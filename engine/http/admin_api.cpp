@@ -3,6 +3,7 @@
 #include "http/auth.hpp"
 #include "log/log.hpp"
 #include "runtime/conversation.hpp"
+#include "runtime/handoffs.hpp"
 
 namespace charla::http {
 
@@ -19,6 +20,19 @@ bool admin_authorized(const std::string& token, const Request& req, const Respon
     return false;
   }
   return true;
+}
+
+ResolvedKey resolve_conversation_key(runtime::Engine& engine, const std::string& given) {
+  if (given.find(':') != std::string::npos) return {given, {}};
+  ResolvedKey out;
+  auto txn = engine.store().read();
+  txn.scan(store::Db::conv, "", [&](std::string_view k, std::string_view) {
+    auto pos = k.rfind(':');
+    if (pos != std::string_view::npos && k.substr(pos + 1) == given) out.candidates.emplace_back(k);
+    return true;
+  });
+  out.key = out.candidates.size() == 1 ? out.candidates.front() : given;
+  return out;
 }
 
 namespace {
@@ -129,6 +143,8 @@ Response conversation_detail(runtime::Engine& engine, const std::string& key) {
   out["data"] = c.data;
   out["timers"] = c.timers;
   out["handoff_reason"] = c.handoff_reason;
+  out["paused_ms"] = c.paused_ms;
+  out["held_timers"] = c.held_timers;  // came due while paused; resume re-arms them
   out["history"] = history_of(engine, c);
   out["quarantine"] = engine.quarantine(key);  // its quarantined messages, if any
   return json_response(200, out);
@@ -141,55 +157,52 @@ void reset_conversation(runtime::Engine& engine, const std::string& key, Respond
   });
 }
 
-// Applies `change` to an existing record on the conversation's worker.
-void update_conversation(runtime::Engine& engine, const std::string& key, std::function<std::string(Conversation&)> change,
-                         Respond respond) {
-  engine.with_conversation(key, [&engine, key, change, respond] {
-    auto problem = std::make_shared<std::pair<unsigned, std::string>>();
-    auto result = std::make_shared<json>();
-    engine.store().submit(
-        [key, change, problem, result](store::WriteTxn& txn) {
-          *problem = {};
-          auto raw = txn.get(store::Db::conv, key);
-          if (!raw) {
-            *problem = {404, "no conversation " + key};
-            return;
-          }
-          auto stored = parse_conversation(key, *raw);
-          if (!stored.conv) {
-            *problem = {409, stored.error + "; reset the conversation or see GET /admin/quarantine"};
-            return;
-          }
-          auto& c = *stored.conv;
-          if (auto refused = change(c); !refused.empty()) {
-            *problem = {404, refused};
-            return;
-          }
-          txn.put(store::Db::conv, key, c.to_json().dump());
-          *result = summary(c);
-        },
-        [problem, result, respond](const std::string& error) {
-          if (!error.empty()) return respond(error_response(500, error));
-          if (problem->first) return respond(error_response(problem->first, problem->second));
-          respond(json_response(200, *result));
-        });
-  });
+// 409 naming every conversation a bare phone matches: picking one would act on the wrong customer.
+Response ambiguous_phone(const std::string& phone, const std::vector<std::string>& candidates) {
+  return json_response(409, {{"error", "phone " + phone + " matches " + std::to_string(candidates.size()) +
+                                           " conversations; use the full conversation key"},
+                             {"candidates", candidates}});
 }
 
-// Accepts a full conversation key, or a bare phone that matches one conversation's user.
-std::string resolve_key(runtime::Engine& engine, const std::string& given) {
-  if (given.find(':') != std::string::npos) return given;
-  std::string found;
-  auto txn = engine.store().read();
-  txn.scan(store::Db::conv, "", [&](std::string_view k, std::string_view) {
-    auto pos = k.rfind(':');
-    if (pos != std::string_view::npos && k.substr(pos + 1) == given) {
-      found = std::string(k);
-      return false;
-    }
-    return true;
-  });
-  return found.empty() ? given : found;
+// Answers an engine handoff/state action with the record's summary.
+runtime::Engine::ConversationDone conversation_answer(Respond respond) {
+  return [respond](unsigned status, const std::string& error, const Conversation* c) {
+    if (status != 200 || !c) return respond(error_response(status ? status : 500, error));
+    auto out = summary(*c);
+    out["handoff_reason"] = c->handoff_reason;
+    out["timers"] = c->timers;
+    respond(json_response(200, out));
+  };
+}
+
+// The body of pause/resume/state: a JSON object, or nothing at all.
+std::optional<json> object_body(const Request& req) {
+  if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
+  auto body = json::parse(req.body, nullptr, false);
+  if (!body.is_object()) return std::nullopt;
+  return body;
+}
+
+void conversation_action(runtime::Engine& engine, const std::string& key, const std::string& action,
+                         const Request& req, Respond respond) {
+  auto body = object_body(req);
+  if (!body) return respond(error_response(400, "body must be a JSON object"));
+  auto string_field = [&](const char* name) -> std::optional<std::string> {
+    auto it = body->find(name);
+    if (it == body->end() || it->is_null()) return std::nullopt;
+    return it->is_string() ? std::optional(it->get<std::string>()) : std::nullopt;
+  };
+  for (const char* name : {"state", "reason"})
+    if (body->contains(name) && !(*body)[name].is_null() && !(*body)[name].is_string())
+      return respond(error_response(400, std::string("'") + name + "' must be a string"));
+  if (action == "pause") return engine.pause_conversation(key, string_field("reason"), conversation_answer(respond));
+  if (action == "resume") return engine.resume_conversation(key, string_field("state"), conversation_answer(respond));
+  // action == "state"
+  auto state = string_field("state");
+  if (!state) return respond(error_response(400, R"(body must be a JSON object {"state": "NAME", "enter"?: true})"));
+  auto enter = body->find("enter");
+  if (enter != body->end() && !enter->is_boolean()) return respond(error_response(400, "'enter' must be true or false"));
+  engine.set_conversation_state(key, *state, enter != body->end() && enter->get<bool>(), conversation_answer(respond));
 }
 
 void conversation_route(runtime::Engine& engine, Request& req, Respond respond) {
@@ -201,32 +214,15 @@ void conversation_route(runtime::Engine& engine, Request& req, Respond respond) 
     rest = rest.substr(0, slash);
   }
   if (auto problem = bad_key(rest)) return respond(error_response(400, *problem));
-  const auto key = resolve_key(engine, rest);
+  const auto resolved = resolve_conversation_key(engine, rest);
+  if (resolved.candidates.size() > 1) return respond(ambiguous_phone(rest, resolved.candidates));
+  const auto& key = resolved.key;
   if (action.empty() && req.method == verb::get) return respond(conversation_detail(engine, key));
   if (req.method == verb::delete_ && action.empty()) return reset_conversation(engine, key, std::move(respond));
   if (req.method != verb::post) return respond(error_response(405, "method not allowed"));
   if (action == "reset") return reset_conversation(engine, key, std::move(respond));
-  if (action == "pause" || action == "resume") {
-    bool pause = action == "pause";
-    return update_conversation(engine, key, [pause](Conversation& c) {
-      c.paused = pause;
-      if (!pause) c.handoff_reason.clear();
-      return std::string();
-    }, std::move(respond));
-  }
-  if (action == "state") {
-    auto body = json::parse(req.body, nullptr, false);
-    if (!body.is_object() || !body.contains("state") || !body["state"].is_string())
-      return respond(error_response(400, R"(body must be a JSON object {"state": "NAME"})"));
-    auto state = body["state"].get<std::string>();
-    return update_conversation(engine, key, [&engine, state](Conversation& c) {
-      auto* flow = engine.flow(c.flow);
-      if (!flow || std::find(flow->states.begin(), flow->states.end(), state) == flow->states.end())
-        return "flow '" + c.flow + "' has no state '" + state + "'";
-      c.state = state;
-      return std::string();
-    }, std::move(respond));
-  }
+  if (action == "pause" || action == "resume" || action == "state")
+    return conversation_action(engine, key, action, req, std::move(respond));
   respond(error_response(404, "unknown action '" + action + "'"));
 }
 
@@ -280,7 +276,8 @@ void install_admin_routes(Server& server, const std::string& admin_token, runtim
              {"suspended_turns", s.suspended_turns},
              {"corrupt_rows", s.corrupt_rows},
              {"quarantine", {{"messages", s.quarantined_messages}, {"conversations", s.quarantined_conversations}}},
-             {"store", {{"commits", st.commits}, {"writes", st.writes}, {"map_size", st.map_size}}}};
+             {"store", {{"commits", st.commits}, {"writes", st.writes}, {"map_size", st.map_size}}},
+             {"flow_load", engine.flows_status()}};
     for (auto& section : status_sections) section(out);
     respond(json_response(200, out));
   });
@@ -298,10 +295,22 @@ void install_admin_routes(Server& server, const std::string& admin_token, runtim
   auto quarantine = guarded([&engine](Request& req, Respond respond) { quarantine_route(engine, req, std::move(respond)); });
   server.route(verb::get, "/admin/quarantine", quarantine);
   for (auto method : {verb::post, verb::delete_}) server.route(method, "/admin/quarantine/*", quarantine);
+  server.route(verb::get, "/admin/handoffs", guarded([&engine](Request&, Respond respond) {
+    respond(json_response(200, runtime::list_handoffs(engine.store().read(), engine.clock().now_ms())));
+  }));
+  server.route(verb::post, "/admin/flows/reload", guarded([&engine](Request&, Respond respond) {
+    engine.reload_flows([&engine, respond](const runtime::ReloadResult& r) {
+      if (!r.ok) return respond(json_response(422, {{"error", "flows not reloaded: nothing changed"},
+                                                    {"errors", r.errors}, {"generation", r.generation}}));
+      respond(json_response(200, {{"reloaded", true}, {"flow_load", engine.flows_status()}}));
+    });
+  }));
   server.route(verb::delete_, "/webhook/conversation/*", guarded([&engine](Request& req, Respond respond) {
     auto rest = req.path.substr(std::string("/webhook/conversation/").size());
     if (auto problem = bad_key(rest)) return respond(error_response(400, *problem));
-    reset_conversation(engine, resolve_key(engine, rest), std::move(respond));
+    const auto resolved = resolve_conversation_key(engine, rest);
+    if (resolved.candidates.size() > 1) return respond(ambiguous_phone(rest, resolved.candidates));
+    reset_conversation(engine, resolved.key, std::move(respond));
   }));
 }
 

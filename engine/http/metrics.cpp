@@ -1,5 +1,7 @@
 #include "http/metrics.hpp"
 
+#include "runtime/handoffs.hpp"
+
 namespace charla::http {
 
 void write_counter(std::ostringstream& out, const char* name, const char* help, std::uint64_t value) {
@@ -31,6 +33,13 @@ void install_metrics_route(Server& server, const runtime::Engine& engine, const 
     write_gauge(out, "charla_active_conversations", "Conversations with a queued or running turn",
                 static_cast<double>(s.active_conversations));
     write_gauge(out, "charla_suspended_turns", "Turns waiting on a plugin call", static_cast<double>(s.suspended_turns));
+    try {
+      write_gauge(out, "charla_handoffs_waiting", "Conversations paused for a human (GET /admin/handoffs)",
+                  static_cast<double>(runtime::count_handoffs(engine.store().read())));
+    } catch (const std::exception&) {  // store closed: no gauge rather than a failed scrape
+    }
+    write_gauge(out, "charla_flows_generation", "Flow set in use: 1 at start, +1 per successful reload",
+                static_cast<double>(engine.flow_generation().number));
     auto st = store.stats();
     write_counter(out, "charla_store_commits_total", "LMDB write transactions committed", st.commits);
     write_counter(out, "charla_store_writes_total", "Logical writes committed (group commit)", st.writes);

@@ -65,6 +65,26 @@ const FlowInfo& FlowHost::load_flow(const std::filesystem::path& file) {
   return slot->info;
 }
 
+std::vector<FlowInfo> FlowHost::replace_flows(const std::vector<std::filesystem::path>& files) {
+  std::vector<std::shared_ptr<detail::FlowRecord>> records;
+  try {
+    for (const auto& file : files) records.push_back(detail::load_flow_file(*impl_, file));
+  } catch (...) {
+    for (auto& r : records) luaL_unref(impl_->L, LUA_REGISTRYINDEX, r->handlers_ref);
+    throw;
+  }
+  for (auto& [name, old] : impl_->flows) luaL_unref(impl_->L, LUA_REGISTRYINDEX, old->handlers_ref);
+  impl_->flows.clear();
+  std::vector<FlowInfo> infos;
+  for (auto& r : records) {
+    auto& slot = impl_->flows[r->info.name];
+    if (slot) luaL_unref(impl_->L, LUA_REGISTRYINDEX, slot->handlers_ref);  // a name twice: the last wins, as at start
+    infos.push_back(r->info);
+    slot = std::move(r);
+  }
+  return infos;
+}
+
 const FlowInfo* FlowHost::flow(const std::string& name) const {
   auto it = impl_->flows.find(name);
   return it == impl_->flows.end() ? nullptr : &it->second->info;

@@ -93,7 +93,8 @@ struct TurnInput {
   std::string flow;             // flow name
   std::string state;            // empty: new conversation -> initial state, run enter
   nlohmann::json data = nlohmann::json::object();
-  // {"kind":"message","msg":{...}} or {"kind":"timer","name":"...","payload":...}
+  // {"kind":"message","msg":{...}} or {"kind":"timer","name":"...","payload":...}, or
+  // {"kind":"enter"}: run `enter` of `state` (an operator moved the conversation there)
   nlohmann::json event;
   nlohmann::json history = nlohmann::json::array();  // recent entries, oldest first
   std::int64_t now_ms = 0;      // wall clock at turn start (fake in tests)
@@ -131,6 +132,10 @@ class FlowHost {
   // the flow resolves modules in the flow file's directory only.
   // The returned reference stays valid until a flow with the same name is loaded again.
   const FlowInfo& load_flow(const std::filesystem::path& file);
+  // Hot reload: loads every file, then replaces the whole set at once (flows not among
+  // them are dropped). If any file fails, throws FlowError and nothing changes. Turns
+  // running keep the version they started with.
+  std::vector<FlowInfo> replace_flows(const std::vector<std::filesystem::path>& files);
   const FlowInfo* flow(const std::string& name) const;
   std::vector<std::string> flow_names() const;
 

@@ -65,6 +65,10 @@ std::string read_event(Turn& turn) {
     turn.timer_name = name->get<std::string>();
     return {};
   }
+  if (*kind == "enter") {  // an operator set the state and asked for its enter to run
+    turn.enter_event = true;
+    return {};
+  }
   if (*kind != "message") return "unknown event kind " + kind->dump();
   auto msg = event.find("msg");
   if (msg == event.end() || !msg->is_object()) return "message event needs a msg object";

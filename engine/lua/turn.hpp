@@ -38,6 +38,7 @@ struct Turn {
   int handlers_ref = LUA_NOREF;
   int old_state_ref = LUA_NOREF;  // argument of the flow's migrate hook
   bool timer_event = false;
+  bool enter_event = false;     // {"kind":"enter"}: run the current state's enter, no event handler
   std::string timer_name;
   std::string msg_id;           // the inbound message's id, for react/mark_read
 

@@ -103,6 +103,10 @@ bool after_handler(Host& host, Turn& turn, const std::optional<std::string>& nex
 
 void begin(Turn& turn) {
   const FlowRecord& flow = *turn.flow;
+  if (turn.enter_event) {  // no event to dispatch; a state gone since falls through to migrate/initial
+    turn.event_pending = false;
+    if (flow.states.count(turn.state)) return enter_state(turn, turn.state);
+  }
   if (turn.state.empty()) return enter_state(turn, flow.info.initial);
   if (flow.states.count(turn.state)) {
     turn.phase = Phase::event;

@@ -5,12 +5,16 @@
 namespace charla::runtime {
 
 nlohmann::json Conversation::to_json() const {
-  return {{"channel", channel}, {"account", account}, {"user", user}, {"name", name},
+  nlohmann::json j{{"channel", channel}, {"account", account}, {"user", user}, {"name", name},
           {"flow", flow}, {"flow_version", flow_version}, {"state", state}, {"data", data},
           {"paused", paused}, {"handoff_reason", handoff_reason}, {"last_inbound_ms", last_inbound_ms},
           {"created_ms", created_ms}, {"updated_ms", updated_ms}, {"timers", timers},
           {"history_first", history_first}, {"history_next", history_next}, {"turns", turns},
           {"errors", errors}};
+  // Written only when set, so records without a handoff keep their old bytes.
+  if (paused_ms) j["paused_ms"] = paused_ms;
+  if (!held_timers.empty()) j["held_timers"] = held_timers;
+  return j;
 }
 
 Conversation Conversation::from_json(std::string key, const nlohmann::json& j) {
@@ -26,6 +30,8 @@ Conversation Conversation::from_json(std::string key, const nlohmann::json& j) {
   c.data = j.value("data", nlohmann::json::object());
   c.paused = j.value("paused", false);
   c.handoff_reason = j.value("handoff_reason", "");
+  c.paused_ms = j.value("paused_ms", std::int64_t{0});
+  c.held_timers = j.value("held_timers", std::map<std::string, nlohmann::json>{});
   c.last_inbound_ms = j.value("last_inbound_ms", std::int64_t{0});
   c.created_ms = j.value("created_ms", std::int64_t{0});
   c.updated_ms = j.value("updated_ms", std::int64_t{0});

@@ -21,6 +21,10 @@ struct Conversation {
   nlohmann::json data = nlohmann::json::object();
   bool paused = false;                          // a human agent took over (handoff)
   std::string handoff_reason;
+  std::int64_t paused_ms = 0;                   // when the handoff began (0: not paused, or an older record)
+  // Timers that came due while paused: held here (name -> {"due_ms", "payload"}), their
+  // rows consumed, and put back as rows by resume so they fire right after it.
+  std::map<std::string, nlohmann::json> held_timers;
   std::int64_t last_inbound_ms = 0;             // the 24 h customer-service window
   std::int64_t created_ms = 0, updated_ms = 0;
   std::map<std::string, std::int64_t> timers;   // timer name -> due ms (mirrors `timers` rows)

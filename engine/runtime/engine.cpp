@@ -55,7 +55,7 @@ void Engine::add_flow_check(FlowCheck check) { flow_checks_.push_back(std::move(
 void Engine::start() {
   if (options_.flows.empty()) throw std::runtime_error("no flow configured: pass --flow FILE or set 'flows' in config");
   for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
-  flows_ = workers_.front()->loaded_flows();
+  install_generation(workers_.front()->loaded_flows());
   if (!options_.default_flow.empty() && !flow(options_.default_flow))
     throw std::runtime_error("default flow '" + options_.default_flow + "' is not among the loaded flows");
   for (auto& check : flow_checks_) check(flow_names());
@@ -319,19 +319,27 @@ void Engine::note_quarantined() { ++shared_->quarantined; }
 void Engine::note_loop_exception() { ++shared_->loop_exceptions; }
 
 const lua::FlowInfo* Engine::flow(const std::string& name) const {
-  for (auto& f : flows_)
+  const auto& generation = flow_generation();
+  for (auto& f : generation.flows)
     if (f.name == name) return &f;
   return nullptr;
 }
 
+const FlowGeneration& Engine::flow_generation() const {
+  static const FlowGeneration none;
+  std::lock_guard lock(flows_mutex_);
+  return generations_.empty() ? none : *generations_.back();
+}
+
 std::string Engine::default_flow() const {
   if (!options_.default_flow.empty()) return options_.default_flow;
-  return flows_.empty() ? std::string() : flows_.front().name;
+  const auto& generation = flow_generation();
+  return generation.flows.empty() ? std::string() : generation.flows.front().name;
 }
 
 std::vector<std::string> Engine::flow_names() const {
   std::vector<std::string> names;
-  for (auto& f : flows_) names.push_back(f.name);
+  for (auto& f : flow_generation().flows) names.push_back(f.name);
   return names;
 }
 

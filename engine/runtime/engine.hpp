@@ -15,6 +15,7 @@
 #include "lua/flow_host.hpp"
 #include "runtime/channel.hpp"
 #include "runtime/clock.hpp"
+#include "runtime/conversation.hpp"
 #include "runtime/event.hpp"
 #include "runtime/seen_pruning.hpp"
 #include "store/store.hpp"
@@ -24,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +61,21 @@ struct TurnReport {
   std::vector<std::uint64_t> inbox_seqs;   // inbound messages this turn consumed
   bool timer = false;                      // fired by a timer
   std::chrono::microseconds latency{0};    // first accepted -> committed
+};
+
+// One set of loaded flows. Every generation is kept for the process's life (a few KB
+// each), so a FlowInfo pointer from Engine::flow() stays valid across reloads.
+struct FlowGeneration {
+  std::uint64_t number = 1;                // 1: as loaded at start; +1 per successful reload
+  std::int64_t loaded_ms = 0;              // wall clock
+  std::vector<lua::FlowInfo> flows;
+  std::vector<std::string> digests;        // per flow: FNV-1a of the file's bytes, hex
+};
+
+struct ReloadResult {
+  bool ok = false;
+  std::vector<std::string> errors;         // "file:line: message", one per failing flow
+  std::uint64_t generation = 0;            // now in use (unchanged when !ok)
 };
 
 struct AcceptResult {
@@ -133,12 +150,42 @@ class Engine {
   // not), on its worker between turns; its next event starts the flow afresh.
   void reset_conversation(const std::string& conversation, AdminDone done);
 
-  const lua::FlowInfo* flow(const std::string& name) const;  // as loaded at start
+  // An operator change to one conversation, on its worker between turns: `write` runs
+  // in a store transaction (it may run more than once: it rebuilds its effects from
+  // what it reads); `then` runs on the worker once that committed (error empty) or
+  // failed, before any other event of the conversation; the events it returns run first.
+  using AdminWrite = std::function<void(store::WriteTxn&)>;
+  using AdminThen = std::function<std::vector<InboundEvent>(const std::string& error)>;
+  void admin_write(const std::string& conversation, AdminWrite write, AdminThen then);
+
+  // Human handoff (engine_handoff.cpp). `done` gets 200 and the record as committed,
+  // or a status (404 no such conversation, 400 unknown state, 409 unreadable record or
+  // paused) and a message. It runs on the conversation's worker.
+  using ConversationDone = std::function<void(unsigned status, const std::string& error, const Conversation* conv)>;
+  // A human takes over: the flow stops answering, its timers are held.
+  void pause_conversation(const std::string& key, std::optional<std::string> reason, ConversationDone done);
+  // Back to the flow: held timers are re-armed (one whose time passed fires at once);
+  // with a state, the conversation moves there and that state's `enter` runs.
+  void resume_conversation(const std::string& key, std::optional<std::string> state, ConversationDone done);
+  // Moves the conversation to `state`; with `enter`, runs that state's enter (409 while paused).
+  void set_conversation_state(const std::string& key, const std::string& state, bool enter, ConversationDone done);
+
+  // Hot reload (engine_reload.cpp): loads every configured flow file again, first into
+  // a scratch Lua state. If any fails, nothing changes and the errors come back.
+  // Otherwise every worker swaps to the new set between turns (running turns finish on
+  // the old one) and `done` runs once all have: a turn started after that uses the new
+  // flows. One reload at a time. `done` runs on some worker's thread (or the caller's).
+  void reload_flows(std::function<void(const ReloadResult&)> done);
+  nlohmann::json flows_status() const;   // the generation in use, for /admin/status
+
+  const lua::FlowInfo* flow(const std::string& name) const;  // in the current generation
+  const FlowGeneration& flow_generation() const;
   std::string default_flow() const;
   std::vector<std::string> flow_names() const;
   EngineStats stats() const;
   bool running() const;
   store::Store& store() { return store_; }
+  const store::Store& store() const { return store_; }
   const Clock& clock() const { return clock_; }
 
  private:
@@ -162,8 +209,12 @@ class Engine {
   std::vector<TurnObserver> observers_;
   std::vector<FlowCheck> flow_checks_;
   std::vector<std::unique_ptr<class Worker>> workers_;
-  std::vector<lua::FlowInfo> flows_;
+  void install_generation(std::vector<lua::FlowInfo> flows);
+  std::vector<std::string> check_flow_set(const std::vector<lua::FlowInfo>& flows) const;
+  mutable std::mutex flows_mutex_;
+  std::vector<std::unique_ptr<const FlowGeneration>> generations_;  // guarded; never shrinks
   std::atomic<bool> running_{false};
+  std::atomic<bool> reloading_{false};
   struct Shared;
   std::unique_ptr<Shared> shared_;
 };

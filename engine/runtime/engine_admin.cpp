@@ -44,15 +44,19 @@ void Engine::release_conversation(const std::string& conversation) {
 json Engine::quarantine(std::string_view conversation) const { return list_quarantine(store_.read(), conversation); }
 
 void Engine::reset_conversation(const std::string& key, AdminDone done) {
-  with_conversation(key, [this, key, done = std::move(done)] {
-    store_.submit([key](store::WriteTxn& txn) { delete_conversation_rows(txn, key); },
-                  [this, key, done](const std::string& error) {
-                    if (!error.empty()) return done(500, error);
-                    log::info("conversation_reset", {{"conversation", key}});
-                    release_conversation(key);
-                    done(200, "reset");
-                  });
-  });
+  // The conversation runs no turn until the delete has committed: a message arriving
+  // meanwhile is handled by the fresh conversation, never by the old record.
+  admin_write(key, [key](store::WriteTxn& txn) { delete_conversation_rows(txn, key); },
+              [this, key, done = std::move(done)](const std::string& error) -> std::vector<InboundEvent> {
+                if (!error.empty()) {
+                  done(500, error);
+                  return {};
+                }
+                log::info("conversation_reset", {{"conversation", key}});
+                release_conversation(key);
+                done(200, "reset");
+                return {};
+              });
 }
 
 void Engine::retry_quarantined(const std::string& id, AdminDone done) {

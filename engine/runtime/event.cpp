@@ -3,7 +3,7 @@
 namespace charla::runtime {
 
 nlohmann::json InboundEvent::to_json() const {
-  nlohmann::json j{{"kind", kind == Kind::message ? "message" : "timer"},
+  nlohmann::json j{{"kind", kind == Kind::message ? "message" : kind == Kind::timer ? "timer" : "enter"},
           {"seq", seq},
           {"conversation", conversation},
           {"channel", channel},
@@ -20,7 +20,8 @@ nlohmann::json InboundEvent::to_json() const {
 
 InboundEvent InboundEvent::from_json(const nlohmann::json& j) {
   InboundEvent e;
-  e.kind = j.at("kind").get<std::string>() == "timer" ? Kind::timer : Kind::message;
+  const auto kind = j.at("kind").get<std::string>();
+  e.kind = kind == "timer" ? Kind::timer : kind == "enter" ? Kind::enter : Kind::message;
   e.seq = j.value("seq", std::uint64_t{0});
   e.conversation = j.at("conversation").get<std::string>();
   e.channel = j.value("channel", "");

@@ -10,7 +10,9 @@
 namespace charla::runtime {
 
 struct InboundEvent {
-  enum class Kind { message, timer };
+  // enter: an operator moved the conversation to a state (payload {"state"}) and asked
+  // for its `enter` handler to run; durable in `inbox` like a message.
+  enum class Kind { message, timer, enter };
   Kind kind = Kind::message;
   std::uint64_t seq = 0;        // inbox sequence (0 for timers)
   std::string conversation;     // "<channel>:<account>:<user>"

@@ -29,20 +29,32 @@ class Worker {
   void post_task(std::string conversation, std::function<void()> fn);
   // The mailbox counts as running from `fn` until it calls its release.
   void post_held_task(std::string conversation, Engine::HeldTask fn);
+  // An operator write (Engine::admin_write): no turn of the conversation starts until
+  // it has committed and `then` has run.
+  void post_write(std::string conversation, Engine::AdminWrite write, Engine::AdminThen then);
   // Lifts a conversation's quarantine on this worker: its held events run again.
   void release(std::string conversation);
   // Cancels suspended turns (their events stay in the inbox) and waits until no turn
   // is running or committing, at most `grace`. Then stops the loop and joins.
   void stop(std::chrono::milliseconds grace);
 
+  // Hot reload: swaps this worker's flows between turns; `done` gets the new set, or
+  // the load error (then this worker keeps its flows). Runs on the worker's thread.
+  using ReloadDone = std::function<void(std::vector<lua::FlowInfo> loaded, const std::string& error)>;
+  void reload(std::vector<std::filesystem::path> files, ReloadDone done);
   const std::vector<lua::FlowInfo>& loaded_flows() const { return loaded_flows_; }
   std::size_t active_conversations() const { return active_.load(); }
   std::size_t suspended_turns() const { return suspended_.load(); }
 
  private:
+  struct AdminTask {
+    std::function<void()> run;       // runs on the worker, or:
+    Engine::AdminWrite write;        // a store write the conversation waits for
+    Engine::AdminThen then;
+  };
   struct Mailbox {
     std::deque<InboundEvent> queue;
-    std::deque<std::function<void()>> tasks;   // admin operations, run between turns
+    std::deque<AdminTask> tasks;               // admin operations, run between turns
     bool running = false;
     bool debounce_armed = false;
     // The stored record could not be read: events wait here (and in the inbox) until
@@ -59,6 +71,7 @@ class Worker {
   void enqueue(InboundEvent event);
   void start_next(const std::string& key);
   void finish_mailbox_if_idle(const std::string& key);
+  void start_admin_write(const std::string& key, Mailbox& box, AdminTask task);
   bool should_debounce(Mailbox& box, const Conversation& conv, const std::string& key);
   std::vector<InboundEvent> take_batch(Mailbox& box, const Conversation& conv);
   Cached load(const std::string& key, const InboundEvent& first);

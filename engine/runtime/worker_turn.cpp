@@ -49,6 +49,8 @@ lua::TurnInput Worker::turn_input(const TurnContext& turn) {
   if (turn.is_timer())
     in.event = {{"kind", "timer"}, {"name", turn.first().payload.value("name", "")},
                 {"payload", turn.first().payload.value("payload", json())}};
+  else if (turn.first().kind == InboundEvent::Kind::enter)
+    in.event = {{"kind", "enter"}};
   else
     in.event = {{"kind", "message"}, {"msg", merged_message(turn.events)}};
   if (auto it = engine_.channels_.find(conv.channel); it != engine_.channels_.end()) {
@@ -75,9 +77,21 @@ void Worker::run(std::shared_ptr<TurnContext> turn) {
     plan.fired_timer_due = p.value("due_ms", std::int64_t{0});
     plan.fired_timer = timer_key(plan.fired_timer_due, conv.key, plan.fired_timer_name);
     auto it = conv.timers.find(plan.fired_timer_name);
-    if (it == conv.timers.end() || it->second != plan.fired_timer_due || conv.paused) {
-      // Re-armed or cancelled since this row was read, or a human agent has the
-      // conversation (no bot reminders during a handoff): consume the row, run nothing.
+    if (it == conv.timers.end() || it->second != plan.fired_timer_due) {
+      // Re-armed or cancelled since this row was read: consume the row, run nothing.
+      plan.conv = conv;
+      return commit(std::move(turn));
+    }
+    if (conv.paused) {
+      // A human agent has the conversation: no bot reminders now. The timer is held in
+      // the record (its row consumed) and resume puts it back, due at once.
+      conv.held_timers[plan.fired_timer_name] = {{"due_ms", plan.fired_timer_due},
+                                                 {"payload", p.value("payload", json())}};
+      plan.conv = conv;
+      return commit(std::move(turn));
+    }
+  } else if (turn->first().kind == InboundEvent::Kind::enter) {
+    if (conv.paused) {  // paused again since it was queued: the agent keeps the conversation
       plan.conv = conv;
       return commit(std::move(turn));
     }
@@ -117,6 +131,7 @@ void Worker::on_turn_result(std::shared_ptr<TurnContext> turn, lua::TurnResult r
     conv.data = std::move(result.data);
     if (flow) conv.flow_version = flow->version;
     if (result.handoff) {
+      if (!conv.paused) conv.paused_ms = engine_.clock_.now_ms();
       conv.paused = true;
       conv.handoff_reason = *result.handoff;
     }
