@@ -56,10 +56,15 @@ function keyValues(obj) {
     h("dd", {}, typeof v === "number" && v > 1e12 ? time(v) + " (" + v + ")" : typeof v === "object" ? JSON.stringify(v) : String(v))]));
 }
 
+export function messageSummary(m) {
+  if (!m) return "";
+  return m.text || (m.name ? m.type + " " + m.name : m.type) || "";
+}
+
 function outboxRows(rows) {
   if (!rows.length) return h("p", { class: "hint" }, t("empty"));
   return h("ul", { class: "list outbox" }, rows.map((r) => h("li", { class: "row", "data-seq": r.seq },
-    h("span", { class: "meta" }, t("seq") + r.seq), h("span", { class: "who" }, (r.message && (r.message.text || r.message.type)) || ""),
+    h("span", { class: "meta" }, t("seq") + r.seq), h("span", { class: "who" }, messageSummary(r.message)),
     h("span", { class: "badge st-" + r.status }, r.status), r.error ? h("span", { class: "error" }, String(r.error)) : null)));
 }
 

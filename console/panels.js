@@ -2,6 +2,7 @@
 import { api, clear, errorText, h, time } from "./api.js";
 import { t } from "./i18n.js";
 import { go } from "./app.js";
+import { messageSummary } from "./conversation.js";
 import { parseMermaid, renderGraph } from "./graph.js";
 
 export async function showDeadLetters(el) {
@@ -14,7 +15,7 @@ export async function showDeadLetters(el) {
   el.append(note, h("ul", { class: "list", id: "dead-list" }, rows.map((r) => h("li", { class: "row", "data-seq": r.seq },
     h("span", { class: "meta" }, t("seq") + r.seq + " · " + time(r.created_ms)),
     h("a", { href: "#", class: "who", onclick: (e) => { e.preventDefault(); go("conversation", r.conversation); } }, r.conversation),
-    h("span", { class: "text" }, (r.message && (r.message.text || r.message.type)) || ""),
+    h("span", { class: "text" }, messageSummary(r.message)),
     h("span", { class: "error" }, typeof r.error === "object" ? JSON.stringify(r.error) : r.error || r.last_error || ""),
     h("button", { type: "button", class: "retry", onclick: async () => {
       const out = await api("POST", "/admin/outbox/" + encodeURIComponent(r.seq) + "/retry", {});

@@ -17,6 +17,8 @@ Steps (screenshots of each in --artifacts):
                  shows in the transcript marked as an agent's
   resume         Resume gives it back to the flow: the next message is answered by the flow
   phone_width    at 390 px wide the conversation view has no horizontal scroll
+  window_closed_template  an agent's free text to a customer who has not written in 24 h is
+                 refused; the console shows the template form and the template is sent
   dead_letter_retry  a reply the Graph API refuses 4 times is listed under dead letters;
                  Retry sends it again and it leaves the list
   panels         flows (diagram) and status render; no JS error or CSP
@@ -243,6 +245,31 @@ def test_phone_width(env):
     b.set_window_size(1280, 900)
 
 
+def test_window_closed_template(env):
+    # A phone that never wrote: charla writes first with a template (the API), then an
+    # agent's free text from the console is refused (24 h window) and the console offers
+    # a template instead, which reaches the Graph API.
+    cold = new_user()
+    key = "whatsapp:%s:%s" % (MESA_NUMBER, cold)
+    r = env.charla.admin("POST", "/admin/send", {"to": cold, "phone_number_id": MESA_NUMBER,
+                                                 "template": {"name": "reengage", "language": "es"}})
+    check_eq(r.status, 200, "template to a new phone via the API (%r)" % r)
+    wait_until(lambda: env.charla.conversation(key), 10, "the conversation of the first template")
+    find(env, 'button[data-tab="conversations"]').click()
+    wait_css(env, '#conversation-list li[data-key="%s"]' % key, 15, "the cold conversation in the list").click()
+    wait_css(env, "#reply-text", 10, "the reply box")
+    find(env, "#reply-text").send_keys("¿Sigues interesado?")
+    find(env, "#reply-send").click()
+    wait_css(env, "#template-box", 10, "the template form after window_closed")
+    find(env, "#template-name").send_keys("seguimiento")
+    find(env, "#template-params").send_keys("Camila")
+    find(env, "#template-send").click()
+    env.fake.wait_for(lambda rs: any(r.template_name == "seguimiento" for r in env.fake.requests(to=cold)), 15,
+                      "the template from the console at the fake Graph API")
+    check(not any(r.text == "¿Sigues interesado?" for r in env.fake.requests(to=cold)), "free text sent outside the window")
+    shot(env, "08-window-closed-template")
+
+
 def test_dead_letter_retry(env):
     user = new_user()
     env.fake.script(user, [Reply.error("error-500.html")] * 4)  # max_attempts 4: then a dead letter
@@ -262,10 +289,10 @@ def test_panels(env):
     wait_css(env, "#flow-detail svg.graph", 10, "a flow diagram")
     find(env, 'button[data-flow="insurance"]').click()
     wait_css(env, "#flow-detail", 10, "the insurance diagram", text="NEEDS_ANALYSIS")
-    shot(env, "08-flows")
+    shot(env, "10-flows")
     find(env, 'button[data-tab="status"]').click()
     wait_css(env, "#status-table", 10, "the status panel", text="turns")
-    shot(env, "10-status")
+    shot(env, "11-status")
     find(env, "#lang").click()
     wait_css(env, 'button[data-tab="status"]', 5, "English tab names", text="Status")
     logs = env.browser.get_log("browser")
@@ -280,7 +307,8 @@ def main():
     args = parse_args()
     tests = [("headers", test_headers), ("sign_in", test_sign_in), ("live_list", test_live_list),
              ("handoff_queue", test_handoff_queue), ("agent_reply", test_agent_reply), ("resume", test_resume),
-             ("phone_width", test_phone_width), ("dead_letter_retry", test_dead_letter_retry), ("panels", test_panels)]
+             ("phone_width", test_phone_width), ("window_closed_template", test_window_closed_template),
+             ("dead_letter_retry", test_dead_letter_retry), ("panels", test_panels)]
     return run(tests, lambda: make_env(args), args, budget_s=150, title="test_console (Chromium)")
 
 
