@@ -8,12 +8,15 @@
   restore               a new charla started on the copy (its data.mdb in an empty data
                         dir) lists every conversation that existed before the backup, with
                         its state and history, and answers new messages
+  backup_while_map_grows  backups of a server whose LMDB map grows from 1 MiB under a
+                        stream of large messages all succeed
   bad_data_dir          a data dir with no store: exit 1 and a message naming it
   status_counts         /admin/status has version, uptime, store file size and the
                         conversation / inbox / outbox counts (the console's status panel)
 """
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -118,6 +121,42 @@ def test_restore(env):
         restored.ensure_dead()
 
 
+def test_backup_while_map_grows(env):
+    # A second server whose LMDB map starts at 1 MiB: big messages make it grow (the
+    # other process's map resize is what LMDB answers MDB_MAP_RESIZED for) while backups run.
+    grow = Env(env.args, "backup-grow")
+    try:
+        grow.config["store"] = {"map_size_mb": 1, "max_map_size_mb": 256}
+        with open(grow.charla.config_path, "w") as f:
+            json.dump(grow.config, f)
+        grow.start()
+        stop = threading.Event()
+
+        def stream():
+            for _ in range(3000):
+                if stop.is_set():
+                    return
+                grow.send_text(PRUEBA_NUMBER, new_user(), "x" * 2000)
+
+        threads = [threading.Thread(target=stream, daemon=True) for _ in range(3)]
+        for t in threads:
+            t.start()
+        results = []
+        for i in range(4):
+            time.sleep(0.4)
+            results.append(backup(grow, os.path.join(grow.root, "b%d" % i)))
+        stop.set()
+        for t in threads:
+            t.join(15)
+        for r in results:
+            check_eq(r.returncode, 0, "backup while the map grows (stderr: %s)" % r.stderr)
+        map_size = grow.charla.admin("GET", "/admin/status").json()["store"]["map_size"]
+        check(map_size > 1 << 20, "the map grew during the test: %d bytes" % map_size)
+        print("     map grew to %d MiB; last: %s" % (map_size >> 20, results[-1].stdout.strip()))
+    finally:
+        grow.close(keep=env.args.keep)
+
+
 def test_bad_data_dir(env):
     empty = os.path.join(env.root, "empty")
     os.makedirs(empty)
@@ -130,7 +169,7 @@ def main():
     args = parse_args(__doc__)
     tests = [("backup_while_serving", test_backup_while_serving), ("status_counts", test_status_counts),
              ("refuses_overwrite", test_refuses_overwrite),
-             ("restore", test_restore), ("bad_data_dir", test_bad_data_dir)]
+             ("restore", test_restore), ("backup_while_map_grows", test_backup_while_map_grows), ("bad_data_dir", test_bad_data_dir)]
     return run(tests, lambda: Env(args, "backup").start(), args, budget_s=120, title="test_backup")
 
 
