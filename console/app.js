@@ -83,6 +83,8 @@ async function renderList() {
   if (!res.ok) { list.append(h("li", { class: "error" }, t("error") + errorText(res))); return; }
   const items = (res.data.conversations || []).slice().sort((a, b) => (b.updated_ms || 0) - (a.updated_ms || 0));
   if (!items.length) list.append(h("li", { class: "hint" }, t("none")));
+  // The API pages in key order: past 200, say so rather than hide that the list is cut.
+  if (res.data.next_cursor) list.append(h("li", { class: "hint", id: "list-cut" }, t("list.cut")));
   for (const c of items) {
     list.append(h("li", { class: "row" + (c.corrupt ? " corrupt" : ""), "data-key": c.conversation,
                           onclick: () => go("conversation", c.conversation) },

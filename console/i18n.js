@@ -22,6 +22,7 @@ const TEXT = {
     "flows.none": "No flows.", "graph": "Diagram", "mermaid": "Mermaid text (as charla graph prints it)",
     "edges": "Transitions", "status.title": "Status", "empty": "(none)", "location": "Location",
     "buttons": "Buttons", "list": "List", "media": "Media", "template": "Template",
+    "list.cut": "Only the first 200 conversations (in key order) are shown: narrow the list with the filters.",
   },
   es: {
     "tab.conversations": "Conversaciones", "tab.dead": "Fallidos", "tab.flows": "Flujos", "tab.status": "Estado",
@@ -44,6 +45,7 @@ const TEXT = {
     "flows.none": "No hay flujos.", "graph": "Diagrama", "mermaid": "Texto Mermaid (como lo imprime charla graph)",
     "edges": "Transiciones", "status.title": "Estado del servidor", "empty": "(ninguno)", "location": "Ubicación",
     "buttons": "Botones", "list": "Lista", "media": "Archivo", "template": "Plantilla",
+    "list.cut": "Solo se muestran las primeras 200 conversaciones (por clave): usa los filtros para acotar.",
   },
 };
 
