@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "cli/common_flags.hpp"
 #include "cli/serve_wiring.hpp"
+#include "http/console_routes.hpp"
 #include "http/fd_limit.hpp"
 #include "http/health.hpp"
 #include "log/log.hpp"
@@ -48,6 +49,7 @@ int run_serve(const ServeFlags& flags) {
   http::install_health_routes(server, *services->engine, *services->store);
   auto wiring = wire_serve(*services, server);
   if (!config.metrics_token.empty()) server.require_bearer("/metrics", config.metrics_token);
+  http::install_console_routes(server, config.admin_token, *services->engine);  // last: it lists the routes
   services->engine->start();
   server.start();
   log::info("charla_ready", {{"port", server.port()}, {"flows", services->engine->flow_names()},

@@ -12,7 +12,9 @@
 #include "whatsapp/token_vault.hpp"
 #include "whatsapp/webhook_intake.hpp"
 
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 
 namespace charla::cli {
 
@@ -66,6 +68,26 @@ std::string sink_warning(const config::WhatsAppConfig& wa) {
                  : "sink mode: no WhatsApp number is configured, so replies are stored and logged, never sent";
 }
 
+// Version, uptime, store file size and queue depths for GET /admin/status (and the
+// console's status panel). Counts are mdb_stat entries: O(1), no scan.
+http::StatusSection process_status(Services& services) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto data_file = services.config.data_dir / "data.mdb";
+  return [started, data_file, &services](nlohmann::json& status) {
+    status["version"] = CHARLA_VERSION;
+    status["uptime_s"] =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+    std::error_code ec;
+    const auto bytes = std::filesystem::file_size(data_file, ec);
+    status["store"]["file_bytes"] = ec ? 0 : bytes;
+    auto txn = services.store->read();
+    status["store"]["conversations"] = txn.count(store::Db::conv);
+    status["store"]["inbox"] = txn.count(store::Db::inbox);
+    status["store"]["outbox"] = txn.count(store::Db::outbox);
+    status["store"]["timers"] = txn.count(store::Db::timers);
+  };
+}
+
 }  // namespace
 
 std::unique_ptr<ServeWiring> wire_serve(Services& services, http::Server& server) {
@@ -90,7 +112,8 @@ std::unique_ptr<ServeWiring> wire_serve(Services& services, http::Server& server
                              {[sink, warning](nlohmann::json& status) {
                                status["whatsapp"] = {{"sink", sink}};
                                if (!warning.empty()) status["whatsapp"]["warning"] = warning;
-                             }});
+                             },
+                              process_status(services)});
   whatsapp::install_admin_routes(server, services.config.admin_token, *services.engine, *w->sender, config,
                                  *w->vault);
   w->agent_send = std::make_unique<whatsapp::AgentSend>(

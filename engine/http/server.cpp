@@ -395,6 +395,16 @@ void Server::route(beast_http::verb method, std::string path, Handler handler) {
 
 void Server::require_bearer(std::string path, std::string token) { impl_->bearer_tokens[std::move(path)] = std::move(token); }
 
+// Routes are all added before start(), so reading them from a handler needs no lock.
+std::vector<RouteInfo> Server::routes() const {
+  std::vector<RouteInfo> out;
+  for (auto& r : impl_->routes) {
+    auto name = beast_http::to_string(r.method);
+    out.push_back({std::string(name.data(), name.size()), r.prefix ? r.path + "*" : r.path});
+  }
+  return out;
+}
+
 void Server::start() {
   auto& o = impl_->options;
   beast::error_code ec;

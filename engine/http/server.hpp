@@ -66,6 +66,12 @@ struct ServerStats {
   std::uint64_t handler_errors = 0;       // exceptions out of handlers (answered 500)
 };
 
+// One entry of the route table, for GET /admin/routes (the OpenAPI parity test).
+struct RouteInfo {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // as registered: a trailing '*' is a prefix route
+};
+
 class Server {
  public:
   explicit Server(ServerOptions options);
@@ -75,6 +81,8 @@ class Server {
   void route(beast_http::verb method, std::string path, Handler handler);
   // Requests to `path` (exact) need "Authorization: Bearer <token>", else 401.
   void require_bearer(std::string path, std::string token);
+  // Every route as registered, in registration order.
+  std::vector<RouteInfo> routes() const;
   // Binds and starts serving; throws std::runtime_error naming the address on failure.
   void start();
   void stop();

@@ -11,6 +11,12 @@ json history_entry(const char* dir, const json& message, std::int64_t now_ms) {
   if (message.contains("text") && message["text"].is_string()) entry["text"] = message["text"];
   if (message.contains("id") && message["id"].is_string()) entry["id"] = message["id"];
   if (message.contains("buttons")) entry["buttons"] = message["buttons"];
+  // What a reader of the transcript (the web console) needs to show the message as it
+  // was: a list's sections, a media link or id and caption, a location, the reply a
+  // customer picked, the agent who sent it. Small by construction (Graph API limits).
+  for (const char* key : {"button", "sections", "list", "media", "link", "caption", "filename", "location", "latitude",
+                          "longitude", "address", "agent"})
+    if (message.contains(key)) entry[key] = message[key];
   if (message.contains("name") && message["type"] == "template") entry["text"] = "[template " + message["name"].get<std::string>() + "]";
   return entry;
 }

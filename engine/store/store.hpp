@@ -77,6 +77,8 @@ class ReadTxn {
   void scan(Db db, std::string_view from, const Visitor& visit) const;
   // Visits keys starting with prefix in ascending order.
   void scan_prefix(Db db, std::string_view prefix, const Visitor& visit) const;
+  // How many entries `db` holds in this snapshot (mdb_stat: O(1), no scan).
+  std::uint64_t count(Db db) const;
 
  private:
   friend class Store;

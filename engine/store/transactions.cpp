@@ -106,6 +106,12 @@ void ReadTxn::scan_prefix(Db db, std::string_view prefix, const Visitor& visit) 
   scan_range(txn_, dbis_, db, prefix, prefix, visit);
 }
 
+std::uint64_t ReadTxn::count(Db db) const {
+  MDB_stat st{};
+  check(mdb_stat(txn_, dbi_of(dbis_, db), &st), "mdb_stat " + std::string(db_name(db)));
+  return st.ms_entries;
+}
+
 // WriteTxn
 
 void WriteTxn::check_write(int rc, std::string_view what, Db db) {

@@ -102,3 +102,19 @@ TEST_CASE("turn write: apply_turn bounds history like before", "[runtime][turn_w
   CHECK_FALSE(txn.get(store::Db::history, history_key(plan.conv.key, 1)));
   CHECK(txn.get(store::Db::history, history_key(plan.conv.key, 3)));
 }
+
+TEST_CASE("turn write: history keeps what a transcript shows of lists, media, locations", "[runtime][turn_write]") {
+  auto list = history_entry("out", json{{"type", "list"}, {"text", "Elige"}, {"button", "Ver"},
+                                        {"sections", json::array({{{"title", "A"}}})}}, 1);
+  CHECK(list["button"] == "Ver");
+  CHECK(list["sections"][0]["title"] == "A");
+  auto image = history_entry("out", json{{"type", "image"}, {"link", "https://x.test/a.png"}, {"caption", "mira"}}, 1);
+  CHECK(image["link"] == "https://x.test/a.png");
+  CHECK(image["caption"] == "mira");
+  auto place = history_entry("in", json{{"type", "location"}, {"location", {{"latitude", -33.4}, {"longitude", -70.6}}}}, 1);
+  CHECK(place["location"]["latitude"] == -33.4);
+  auto picked = history_entry("in", json{{"type", "interactive"}, {"text", "Sí"}, {"button", {{"id", "yes"}}}}, 1);
+  CHECK(picked["button"]["id"] == "yes");
+  auto agent = history_entry("out", json{{"type", "text"}, {"text", "hola"}, {"agent", "Ana"}}, 1);
+  CHECK(agent["agent"] == "Ana");
+}
