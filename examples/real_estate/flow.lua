@@ -4,8 +4,8 @@ listings from the catalogue, schedules a visit and hands the lead to an agent.
 
   INICIO ─▶ OPERACION ─▶ ZONA ─▶ PRESUPUESTO ─▶ DORMITORIOS ─▶ RESULTADOS ─▶ VISITA ─▶ VISITA_AGENDADA
                 │ "Vender mi propiedad"          (30 min idle: one reminder)    │ nothing found,
-                ▼                                                               ▼ "asesor"
-             DERIVADO (handoff) ◀───────────────────────────────────────────────┘
+                ▼                                                               ▼
+             DERIVADO (lead to the CRM) ◀───────────────────────────────────────────────┘
            "nueva búsqueda" from DERIVADO / VISITA_AGENDADA / RESULTADOS goes back to OPERACION
 
 * Each question is its own state: enter asks, message validates and stores the answer
@@ -17,9 +17,10 @@ listings from the catalogue, schedules a visit and hands the lead to an agent.
   sends the qualified lead to the CRM as the event `lead.qualified` (ctx:emit). When
   nothing matches, it retries with 15 % more budget and one bedroom either side.
 * VISITA offers times of the next two working days; VISITA_AGENDADA emits
-  `visit.requested` and hands the conversation to an agent, who confirms the visit.
-* "asesor" / "humano" at any question hands over at once; a finished conversation
-  always answers ("Nueva búsqueda").
+  `visit.requested` for the CRM, where an agent confirms the visit (over the admin
+  send API). The bot stays in charge at the end, so a customer who writes again is
+  always answered ("Nueva búsqueda"); only asking for "asesor" / "humano" — at any
+  point — pauses the bot with ctx:handoff until an agent resumes it.
 ]]
 
 local catalogo = require("catalogo")
@@ -158,14 +159,22 @@ local function agent_handoff(ctx, reason)
   return ctx:handoff(reason)
 end
 
--- Runs first in every question: the bot is in charge again; "asesor" hands over.
+local function restart(ctx)
+  ctx.data = {}
+  return "OPERACION"
+end
+
+-- Runs first in every message handler: the bot is in charge again; "asesor" hands
+-- over, "nueva búsqueda" / "empezar de nuevo" starts over. Returns true, state when the
+-- message was one of those (the handler returns that state; nil = stay).
 local function common(ctx, msg)
   ctx.data.handoff = nil
   ctx.data.recordado = nil
   if wants_agent(msg) then
     agent_handoff(ctx, "pidió asesor (" .. ctx.state .. ")")
-    return true
+    return true, nil
   end
+  if wants_restart(msg) then return true, restart(ctx) end
   return false
 end
 
@@ -261,7 +270,8 @@ return {
           name and (" " .. name) or ""))
       end,
       message = function(ctx, msg)
-        if common(ctx, msg) then return end
+        local handled, state = common(ctx, msg)
+        if handled then return state end
         local op = operation_in(msg.text)     -- "quiero alquilar en Palermo" skips a question
         if op == "venta" then
           ctx.data.operacion = op
@@ -282,7 +292,8 @@ return {
     OPERACION = {
       enter = function(ctx) ask_operation(ctx, "¿Qué estás buscando?") end,
       message = function(ctx, msg)
-        if common(ctx, msg) then return end
+        local handled, state = common(ctx, msg)
+        if handled then return state end
         local op = choice(msg) or operation_in(msg.text)
         if op == "venta" then
           ctx.data.operacion = "venta"
@@ -302,7 +313,8 @@ return {
                 "o escribir *cualquiera*.")
       end,
       message = function(ctx, msg)
-        if common(ctx, msg) then return end
+        local handled, state = common(ctx, msg)
+        if handled then return state end
         local text = normalize(msg.text)
         local zonas = catalogo.zonas_en(text)
         if #zonas == 0 and not (text:find("cualquier") or text:find("indistinto") or text:find("me da igual")) then
@@ -326,7 +338,8 @@ return {
         end
       end,
       message = function(ctx, msg)
-        if common(ctx, msg) then return end
+        local handled, state = common(ctx, msg)
+        if handled then return state end
         local amount, currency = parse_amount(msg.text or "")
         if not amount or amount < 100 then
           return ctx:say("No entendí el monto 🤔 Escríbelo con números, por ejemplo: " ..
@@ -345,7 +358,8 @@ return {
                           "o *monoambiente*.")
       end,
       message = function(ctx, msg)
-        if common(ctx, msg) then return end
+        local handled, state = common(ctx, msg)
+        if handled then return state end
         local id = choice(msg)
         local min, max
         if id == "3" then min, max = 3, 10
@@ -406,11 +420,8 @@ return {
         ctx:list("¿Quieres visitar alguna? Elige una y coordinamos el día 🗓️", "Elegir", rows)
       end,
       message = function(ctx, msg)
-        if common(ctx, msg) then return end
-        if wants_restart(msg) then
-          ctx.data = {}
-          return "OPERACION"
-        end
+        local handled, state = common(ctx, msg)
+        if handled then return state end
         local id = choice(msg)
         local text = normalize(msg.text)
         local shown = ctx.data.mostradas or {}
@@ -447,7 +458,8 @@ return {
         ctx:list("¿Cuándo quieres visitar *" .. p.titulo .. "*?", "Ver horarios", rows)
       end,
       message = function(ctx, msg)
-        if common(ctx, msg) then return end
+        local handled, state = common(ctx, msg)
+        if handled then return state end
         local id = choice(msg)
         local text = normalize(msg.text)
         if id == "otro" or (not id and text:find("otro")) then
@@ -477,16 +489,11 @@ return {
                                        horario = v.horario, busqueda = ctx.data.resumen })
         ctx:say("📅 ¡Anotado! Visita a *" .. p.titulo .. "* (" .. p.direccion .. "), " .. v.horario ..
                 ".\nUn asesor te confirma por aquí en breve 🙌")
-        ctx.data.handoff = true
-        ctx:handoff("visita " .. v.prop .. " " .. v.horario .. " — " .. (ctx.data.resumen or ""))
       end,
       message = function(ctx, msg)
-        ctx.data.handoff = nil
-        if wants_restart(msg) then
-          ctx.data = {}
-          return "OPERACION"
-        end
-        if wants_agent(msg) then return agent_handoff(ctx, "pidió asesor después de agendar visita") end
+        if wants_restart(msg) then return restart(ctx) end   -- the way out, for check and graph
+        local handled, state = common(ctx, msg)
+        if handled then return state end
         ctx:buttons("Tu visita (" .. ctx.data.visita.prop .. ", " .. ctx.data.visita.horario ..
                     ") ya está con un asesor, te escribirá pronto 🙂", {
           { id = "nueva", title = "Nueva búsqueda" },
@@ -501,20 +508,15 @@ return {
           emit(ctx, "lead.qualified", { telefono = ctx.phone, nombre = ctx.name, operacion = "venta" })
           ctx:say("¡Excelente! Un asesor de captación te escribirá por aquí para coordinar " ..
                   "una tasación sin cargo 🏡")
-          ctx.data.handoff = true
-          return ctx:handoff("quiere vender / tasar su propiedad")
         end
-        ctx.data.handoff = true
-        ctx:handoff("lead sin resultados: " .. (ctx.data.resumen or "?"))
       end,
       message = function(ctx, msg)
-        ctx.data.handoff = nil
-        if wants_restart(msg) then
-          ctx.data = {}
-          return "OPERACION"
-        end
+        if wants_restart(msg) then return restart(ctx) end   -- the way out, for check and graph
+        local handled, state = common(ctx, msg)
+        if handled then return state end
         ctx:buttons("Ya le pasé tus datos a un asesor, te escribirá pronto 🙂", {
           { id = "nueva", title = "Nueva búsqueda" },
+          { id = "asesor", title = "Hablar con un asesor" },
         })
       end,
     },
