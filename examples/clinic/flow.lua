@@ -480,8 +480,10 @@ return {
         if handled then return state end
         local d = ctx.data
         if not d.cita then return "ESPECIALIDAD" end
-        if normalize(msg.text):find("nueva") or normalize(msg.text):find("otra hora") then
-          return "ESPECIALIDAD"
+        local text = normalize(msg.text)
+        if text:find("nueva") or text:find("otra hora") then return "ESPECIALIDAD" end
+        if text:find("gracias") or text:match("^%s*ok") or text:match("^%s*listo") then
+          return ctx:say("¡A ti! Te esperamos el " .. appointment_text(d.cita) .. " 💆")
         end
         appointment_buttons(ctx, "Tienes agendada " .. appointment_text(d.cita) ..
                             ". ¿Qué necesitas? (para otra hora, escribe *nueva*)")

@@ -119,7 +119,7 @@ local function parse_bedrooms(text)
     if not a then return nil end
     if n:find("mas") or n:find("%+") or n:find("minimo") or n:find("al menos") then b = 10 else b = a end
   end
-  if n:find("amb") then a, b = math.max(a - 1, 0), math.max(b - 1, 0) end   -- ambientes
+  if n:find("%f[%a]amb") then a, b = math.max(a - 1, 0), math.max(b - 1, 0) end   -- ambientes
   if a > b then a, b = b, a end
   if b > 10 then return nil end
   return a, b
