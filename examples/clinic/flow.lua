@@ -187,19 +187,23 @@ local function typed_action(ctx, msg)
   return nil
 end
 
+-- The appointment action a message asks for (a cita_* button of the confirmation or
+-- the reminder, or typed), or nil. Not while confirming a new hour ("cancelar" there
+-- drops the new hour, not the booked one).
+local function appointment_choice(ctx, msg)
+  if not ctx.data.cita or ctx.state == "CONFIRMAR" then return nil end
+  local id = choice(msg)
+  if id and id:match("^cita_") then return id:sub(6) end
+  return typed_action(ctx, msg)
+end
+
 -- Runs at the top of every message handler. Returns true, state when the message was a
 -- command (the handler returns that state; nil = stay).
 local function common(ctx, msg)
   ctx.data.last_in = math.floor(ctx:now())
   ctx.data.handoff = nil                    -- a message the bot handles: the bot is back
-  local id = choice(msg)
-  if ctx.data.cita and id and id:match("^cita_") then
-    return true, appointment_action(ctx, id:sub(6))
-  end
-  if ctx.data.cita and ctx.state ~= "CONFIRMAR" then
-    local action = typed_action(ctx, msg)
-    if action then return true, appointment_action(ctx, action) end
-  end
+  local action = appointment_choice(ctx, msg)
+  if action then return true, appointment_action(ctx, action) end
   local cmd = command(msg)
   if cmd == "humano" then
     handoff(ctx, "pidió recepción (" .. ctx.state .. ")")
@@ -476,7 +480,12 @@ return {
         ctx:log("cita agendada " .. cita.id .. " " .. cita.servicio .. " " .. cita.start)
       end,
       message = function(ctx, msg)
-        local handled, state = common(ctx, msg)    -- cancelar / reprogramar / asistiré
+        local action = appointment_choice(ctx, msg)  -- cancelar / reprogramar / asistiré
+        if action then
+          ctx.data.last_in = math.floor(ctx:now())
+          return appointment_action(ctx, action)
+        end
+        local handled, state = common(ctx, msg)
         if handled then return state end
         local d = ctx.data
         if not d.cita then return "ESPECIALIDAD" end
