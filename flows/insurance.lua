@@ -29,7 +29,12 @@ How it is built (read this before copying it for another bot):
   "Hablar con asesor" calls ctx:handoff and STAYS in PROPUESTA on purpose: the quote
   is still valid, so when the human agent hands the conversation back (admin
   "resume"), the customer can still tap "Aceptar" without starting over.
-* FINALIZADO thanks and summarises; a later message offers a new quote or says bye.
+  Left unanswered, PROPUESTA reminds once after 2 h and follows up 3 days after the
+  customer's last message; by then WhatsApp's 24 h window has usually closed, so the
+  follow-up is the approved template `seguimiento_cotizacion` (a free-form message with
+  buttons when the customer wrote within the last 24 h: ctx.data.last_in).
+* FINALIZADO thanks and summarises, emits `quote.accepted` for the CRM (ctx:emit); a
+  later message offers a new quote or says bye.
 
 Conventions: every ctx:llm call goes through `ask_llm`, which returns nil when the
 plugin is not configured or fails, and every caller has a rule-based fallback. No
@@ -421,7 +426,10 @@ local function seen(ctx)
   ctx.data.last_in = math.floor(ctx:now())
 end
 
-local FOLLOW_UP_AFTER = "3d"          -- a proposal nobody answered gets one follow-up
+-- A proposal left unanswered gets a follow-up 3 days after the customer's last message:
+-- the 2 h timeout (re)schedules it 70 h further, so the turns that show the proposal
+-- write no extra timer.
+local FOLLOW_UP_AFTER_TIMEOUT = "70h"
 local WINDOW_SECONDS = 24 * 3600
 
 ---------------------------------------------------------------------------------------
@@ -564,7 +572,6 @@ return {
           max_tokens = 160,
         })
         if explanation then ctx:say(explanation) end
-        ctx:after(FOLLOW_UP_AFTER, "seguimiento")
         ctx:buttons(string.format(
           "📋 *Tu propuesta: Seguro de Vida Temporal*\n%s\n\n" ..
           "Protección por fallecimiento por cualquier causa.\n" ..
@@ -652,7 +659,9 @@ return {
       timeout = {
         after = "2h",
         run = function(ctx)
-          if ctx.data.proposal_reminded or ctx.data.handoff then return end
+          if ctx.data.handoff then return end
+          ctx:after(FOLLOW_UP_AFTER_TIMEOUT, "seguimiento")
+          if ctx.data.proposal_reminded then return end
           ctx.data.proposal_reminded = true
           ctx:buttons("¿Pudiste revisar tu propuesta? Si tienes dudas, un asesor te ayuda.", {
             { id = "aceptar", title = "Aceptar" },

@@ -43,11 +43,9 @@ test("happy path: four answers, quote, proposal, accepted with a folio and a CRM
   t:expect_data("smoker", false)
   t:expect_data("coverage", 1000000)
   t:expect_data("dependents", 2)
-  t:expect_timer("seguimiento", "3d")
   t:tap("Aceptar")
   t:expect_state("FINALIZADO")
   t:expect_reply{ matches = "folio %*VIDA%-0001%-%d+%*" }
-  t:expect_no_timer("seguimiento")
   t:expect_emit("quote.accepted", { telefono = "5215550000001", edad = 35, fumador = false,
                                     suma_asegurada = 1000000, dependientes = 2 })
 end)
@@ -130,6 +128,7 @@ test("days later, with the 24 h window closed, the follow-up is the approved tem
   to_proposal(t)
   t:advance("2h")
   t:expect_reply{ type = "buttons", contains = "¿Pudiste revisar tu propuesta?" }
+  t:expect_timer("seguimiento", "70h")      -- 3 days after the customer's last message
   t:advance("69h")
   t:expect_no_reply()
   t:advance("1h")
@@ -148,6 +147,7 @@ test("inside the 24 h window the follow-up is a free-form message with buttons",
   t:expect_reply{ type = "buttons", contains = "Sigue vigente", buttons = { "Aceptar", "Hablar con asesor" } }
   t:tap("Aceptar")
   t:expect_state("FINALIZADO")
+  t:expect_no_timer("seguimiento")
 end)
 
 test("a sticker in the middle of a question is not an answer", function()
