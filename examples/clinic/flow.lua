@@ -250,8 +250,10 @@ end
 
 -- The service picked from a list or named in the text; sets ctx.data.servicio.
 local function take_service(ctx, msg)
-  local s, e = catalogo.servicio(choice(msg) or "")
-  if not s then s, e = catalogo.buscar_servicio(normalize(msg.text)) end
+  local id = choice(msg)
+  local s, e
+  if id then s, e = catalogo.servicio(id)          -- a tap: its id, never its title's words
+  else s, e = catalogo.buscar_servicio(normalize(msg.text)) end
   if not s then return false end
   ctx.data.especialidad, ctx.data.servicio = e.id, s.id
   return true
@@ -303,7 +305,8 @@ return {
         local handled, state = common(ctx, msg)
         if handled then return state end
         if take_service(ctx, msg) then return "HORARIO" end
-        local e = catalogo.especialidad(choice(msg) or "") or catalogo.buscar_especialidad(normalize(msg.text))
+        local id = choice(msg)
+        local e = id and catalogo.especialidad(id) or (not id and catalogo.buscar_especialidad(normalize(msg.text)))
         if e then
           ctx.data.especialidad = e.id
           return "SERVICIO"
