@@ -30,6 +30,9 @@ std::unique_ptr<Services> make_services(config::Config config) {
   so.durable = s->config.store.durable;
   s->store = store::Store::open(so);
   s->engine = std::make_unique<runtime::Engine>(runtime::EngineOptions::from_config(s->config), *s->store, s->clock);
+  s->engine->add_flow_check([settings = s->config.flow_settings](const std::vector<std::string>& loaded) {
+    config::check_flow_settings(settings, loaded);
+  });
   return s;
 }
 

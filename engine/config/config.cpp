@@ -170,6 +170,16 @@ void read_file(const std::filesystem::path& file, Config& config, const Env& env
     if (!plugins->is_object()) throw ConfigError("config key 'plugins' must be an object");
     config.plugins = *plugins;
   }
+  if (auto* settings = r.take("flow_settings")) {
+    if (!settings->is_object())
+      throw ConfigError("config key 'flow_settings' must be an object: flow name -> { settings }");
+    for (auto& [flow, block] : settings->items()) {
+      if (!block.is_object())
+        throw ConfigError("config key 'flow_settings." + flow + "' must be an object of settings, got " +
+                          std::string(block.type_name()));
+      config.flow_settings[flow] = block;
+    }
+  }
   r.reject_unknown();
 }
 
@@ -292,6 +302,17 @@ void check_number_flows(const WhatsAppConfig& wa, const std::vector<std::string>
     for (auto& f : loaded) names += (names.empty() ? "" : ", ") + f;
     throw ConfigError("whatsapp number " + n.phone_number_id + ": its flow '" + n.flow +
                       "' is not loaded (loaded flows: " + (names.empty() ? "none" : names) + ")");
+  }
+}
+
+void check_flow_settings(const std::map<std::string, nlohmann::json>& flow_settings,
+                         const std::vector<std::string>& loaded) {
+  for (const auto& [flow, _] : flow_settings) {
+    if (std::find(loaded.begin(), loaded.end(), flow) != loaded.end()) continue;
+    std::string names;
+    for (const auto& n : loaded) names += (names.empty() ? "" : ", ") + n;
+    throw ConfigError("flow_settings." + flow + ": no loaded flow is named '" + flow + "' (loaded flows: " +
+                      (names.empty() ? "none" : names) + "; a flow's name is its `name = ...`)");
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -91,7 +92,14 @@ struct Config {
 
   WhatsAppConfig whatsapp;
   nlohmann::json plugins = nlohmann::json::object();  // name -> plugin config block
+  // `flow_settings`: flow name -> object, read by that flow as ctx.settings.
+  std::map<std::string, nlohmann::json> flow_settings;
 };
+
+// Throws ConfigError when `flow_settings` names a flow that is not loaded (a typo
+// would otherwise leave the flow on empty settings).
+void check_flow_settings(const std::map<std::string, nlohmann::json>& flow_settings,
+                         const std::vector<std::string>& loaded_flows);
 
 using Env = std::function<std::optional<std::string>(const std::string& name)>;
 Env process_env();

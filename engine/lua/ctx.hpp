@@ -36,6 +36,8 @@ void push_msg(lua_State* L, const Turn& turn);
 void register_say(lua_State* L);
 void register_data(lua_State* L);
 void register_control(lua_State* L);
+void register_time(lua_State* L);      // ctx_time.cpp
+void register_settings(Host& host);    // ctx_settings.cpp
 // False when `method` is already a ctx method or field.
 bool register_plugin_method(Host& host, Plugin& plugin, const std::string& method);
 

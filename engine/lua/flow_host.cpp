@@ -37,6 +37,8 @@ Host::Host(boost::asio::io_context& io_context, HostOptions host_options)
   register_say(L);
   register_data(L);
   register_control(L);
+  register_time(L);
+  register_settings(*this);
 }
 
 Host::~Host() {

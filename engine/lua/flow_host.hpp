@@ -66,6 +66,7 @@ struct FlowInfo {
   std::vector<Transition> transitions;  // in file order
   std::map<std::string, int> state_lines;  // line of each state's key, for check messages
   std::vector<std::string> final_states;   // states marked `final = true` (the conversation ends there)
+  std::string timezone = "UTC";            // flow's `timezone` (IANA name), for ctx:clock and open_hours
 };
 
 struct HostOptions {
@@ -75,6 +76,9 @@ struct HostOptions {
   int max_transitions = 16;                       // transitions chained within one turn
   std::chrono::milliseconds turn_time_budget{20'000};  // wall time incl. plugin calls, checked while Lua runs
   std::size_t history_limit = 50;                 // entries exposed through ctx:history
+  // Per-flow settings (config `flow_settings`): flow name -> JSON object, read by the
+  // flow as the read-only table ctx.settings (empty for flows not listed).
+  std::map<std::string, nlohmann::json> flow_settings;
 };
 
 struct TimerOp {

@@ -14,7 +14,8 @@ namespace charla::lua::detail {
 namespace {
 
 const std::set<std::string> kTopKeys{"name",     "version",         "initial", "states",      "double_text", "fallback",
-                                     "llm_fallback", "window_template", "timers",  "description", "migrate"};
+                                     "llm_fallback", "window_template", "timers",  "description", "migrate",
+                                     "timezone", "open_hours"};
 const std::set<std::string> kStateKeys{"enter", "message", "leave", "timeout", "timers", "description", "final"};
 
 // Restores the Lua stack however validation ends (it reports problems by throwing).
@@ -135,8 +136,43 @@ class Validator {
         at(0, error.empty() ? "window_template must be a table" : error, "window_template");
     }
     lua_pop(L_, 1);
+    local_time(flow);
     if (field(flow, "initial") != LUA_TSTRING) at(0, "missing initial state (initial = \"STATE\")", "initial");
     info.initial = key_text(L_, -1);
+    lua_pop(L_, 1);
+  }
+
+  // `timezone = "America/Santiago"` and `open_hours = { mon_fri = "09:00-19:00" }`.
+  void local_time(int flow) {
+    if (field(flow, "timezone") != LUA_TNIL) {
+      if (lua_type(L_, -1) != LUA_TSTRING) at(0, "timezone must be a string such as \"America/Santiago\"", "timezone");
+      const std::string name = key_text(L_, -1);
+      const auto zone = find_zone(name);
+      if (!zone)
+        at(0, "unknown time zone '" + name + "' (use an IANA name such as \"America/Santiago\" or \"UTC\"; the tz database is read from /usr/share/zoneinfo)", "timezone");
+      record_->zone = *zone;
+      record_->info.timezone = name;
+    }
+    lua_pop(L_, 1);
+    if (field(flow, "open_hours") != LUA_TNIL) {
+      const int table = lua_gettop(L_);
+      if (lua_type(L_, table) != LUA_TTABLE)
+        at(0, "open_hours must be a table such as { mon_fri = \"09:00-19:00\", sat = \"10:00-14:00\" }", "open_hours");
+      const int line = source_.key_line("open_hours");
+      std::vector<std::pair<std::string, std::string>> entries;
+      lua_pushnil(L_);
+      while (lua_next(L_, table)) {
+        if (lua_type(L_, -2) != LUA_TSTRING || lua_type(L_, -1) != LUA_TSTRING)
+          fail(line, "open_hours: entries must be day = \"HH:MM-HH:MM\" strings, such as mon_fri = \"09:00-19:00\"");
+        entries.emplace_back(key_text(L_, -2), key_text(L_, -1));
+        lua_pop(L_, 1);
+      }
+      OpenHours hours;
+      const auto [error, key] = parse_open_hours(entries, hours);
+      if (!error.empty()) fail(source_.key_line(key, line), error);
+      if (hours.empty()) fail(line, "open_hours: every day is closed (leave open_hours out instead)");
+      record_->open_hours = std::move(hours);
+    }
     lua_pop(L_, 1);
   }
 

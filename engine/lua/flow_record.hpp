@@ -5,11 +5,13 @@
 // builds a new record; turns already running keep the old one alive through their
 // shared_ptr and their own reference to its handler array.
 #include "lua/flow_host.hpp"
+#include "lua/local_time.hpp"
 
 #include <lua.hpp>
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace charla::lua::detail {
@@ -29,6 +31,8 @@ struct FlowRecord {
   std::map<std::string, StateRecord> states;
   std::map<std::string, int> timers;  // flow-level timers
   int migrate = 0;
+  Zone zone = nullptr;                 // the flow's `timezone`; nullptr: UTC
+  std::optional<OpenHours> open_hours;  // the flow's `open_hours`, if any
 };
 
 }  // namespace charla::lua::detail

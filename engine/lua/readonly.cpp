@@ -96,6 +96,17 @@ int sandbox_rawset(lua_State* L) {
   return 1;
 }
 
+// __newindex of a read-only data table. Upvalue 1: what it is, for the message.
+int data_newindex(lua_State* L) {
+  return luaL_error(L, "cannot assign %s to %s: it is read-only", key_text(L, 2), lua_tostring(L, lua_upvalueindex(1)));
+}
+
+// __len of a read-only data table. Upvalue 1: the table it stands for.
+int proxy_len(lua_State* L) {
+  lua_pushinteger(L, static_cast<lua_Integer>(lua_rawlen(L, lua_upvalueindex(1))));
+  return 1;
+}
+
 bool env_open(lua_State* L, int env) {
   lua_getfield(L, LUA_REGISTRYINDEX, kOpenEnvs);
   lua_pushvalue(L, env);
@@ -147,6 +158,29 @@ void protect_libraries(lua_State* L) {
   lua_pushcclosure(L, sandbox_rawset, 1);
   lua_setfield(L, globals, "rawset");
   lua_pop(L, 1);
+}
+
+void make_readonly_tree(lua_State* L, const char* what) {
+  const int table = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, table)) {
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      make_readonly_tree(L, what);
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, table);  // assigning an existing key keeps lua_next valid
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  lua_pushvalue(L, table);
+  make_proxy(L, data_newindex, false, what);
+  lua_getmetatable(L, -1);
+  lua_pushvalue(L, table);
+  lua_pushcclosure(L, proxy_len, 1);
+  lua_setfield(L, -2, "__len");
+  lua_pop(L, 1);
+  lua_replace(L, table);
 }
 
 void push_readonly_globals(lua_State* L) { lua_getfield(L, LUA_REGISTRYINDEX, kGlobalsView); }

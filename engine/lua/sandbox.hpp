@@ -37,6 +37,9 @@ void push_flow_env(lua_State* L, std::string_view dir);
 // readonly.cpp: replaces string, table, math, utf8 and coroutine with read-only
 // proxies, builds the read-only view of the globals, and makes rawset refuse proxies.
 void protect_libraries(lua_State* L);
+// Replaces the table on top of the stack, and every table inside it, with read-only
+// proxies (reads, ipairs, pairs and # work; assignment raises naming `what`).
+void make_readonly_tree(lua_State* L, const char* what);
 // Pushes the read-only view of the sandbox globals (load()'s default env).
 void push_readonly_globals(lua_State* L);
 // Replaces the globals table on top of the stack (its metatable reads through to

@@ -34,6 +34,7 @@ EngineOptions EngineOptions::from_config(const config::Config& c) {
   o.host.fallback_text = c.lua.fallback_text;
   o.host.turn_time_budget = std::chrono::milliseconds(c.lua.turn_time_budget_ms);
   o.host.history_limit = static_cast<std::size_t>(c.store.history_limit);
+  o.host.flow_settings = c.flow_settings;
   o.flows = c.flows;
   o.default_flow = c.default_flow;
   o.history_limit = static_cast<std::size_t>(c.store.history_limit);
