@@ -38,6 +38,7 @@ void register_data(lua_State* L);
 void register_control(lua_State* L);
 void register_time(lua_State* L);      // ctx_time.cpp
 void register_settings(Host& host);    // ctx_settings.cpp
+void register_emit(lua_State* L);  // ctx_emit.cpp
 // False when `method` is already a ctx method or field.
 bool register_plugin_method(Host& host, Plugin& plugin, const std::string& method);
 

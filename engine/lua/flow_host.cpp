@@ -39,6 +39,7 @@ Host::Host(boost::asio::io_context& io_context, HostOptions host_options)
   register_control(L);
   register_time(L);
   register_settings(*this);
+  register_emit(L);
 }
 
 Host::~Host() {

@@ -105,6 +105,13 @@ struct TurnInput {
   std::function<std::optional<std::string>(const nlohmann::json&)> validate_outbound;
 };
 
+// A business event a flow emitted with ctx:emit (name like "lead.qualified", payload a
+// JSON object). Committed with its turn; see runtime/event_log.hpp for delivery.
+struct EmittedEvent {
+  std::string name;
+  nlohmann::json payload;
+};
+
 struct TurnResult {
   bool ok = false;
   std::string error;            // with file:line when it comes from Lua
@@ -117,6 +124,7 @@ struct TurnResult {
   std::vector<TimerOp> timers;
   std::vector<std::string> transitions;  // states entered, in order
   std::optional<std::string> handoff;    // ctx:handoff(reason) was called
+  std::vector<EmittedEvent> emitted;     // ctx:emit calls, in order
   std::uint64_t instructions = 0;        // approx. instructions used
   bool llm_failed = false;               // failed turns: a ctx:llm call had returned nil, err
 };
