@@ -11,6 +11,8 @@ clinic/flow.lua — "AURA", the virtual receptionist of an aesthetics clinic (Sa
   the slot meanwhile: the customer then gets the remaining slots. The agenda's base
   URL is the setting `agenda_url` (config `flows` settings, read as ctx.settings);
   examples/clinic/agenda_server.py is a fake agenda for local use.
+* Dates are formatted with ctx:format_date in the flow's `timezone`; "are we open?" is
+  ctx:is_open() against `open_hours` (ctx:hours_text() says them).
 * AGENDADA confirms with the date in the clinic's local time, in Spanish, and sets a
   durable reminder 24 h before the appointment. If the customer's 24 h WhatsApp window
   has closed by then, the reminder is the approved template `recordatorio_cita`.
@@ -22,10 +24,10 @@ clinic/flow.lua — "AURA", the virtual receptionist of an aesthetics clinic (Sa
 ]]
 
 local catalogo = require("servicios")
-local fechas = require("fechas")
 
 local AGENDA_POR_DEFECTO = "http://127.0.0.1:8765"
 local DIRECCION = "Av. Providencia 1234, Providencia, Santiago"
+local REMINDER_BEFORE_S = 24 * 3600
 local MAX_SLOTS = 8          -- + "Otro horario" + "Cambiar servicio" = 10 rows, WhatsApp's maximum
 
 local ACCENTS = { ["á"] = "a", ["é"] = "e", ["í"] = "i", ["ó"] = "o", ["ú"] = "u", ["ñ"] = "n",
@@ -48,6 +50,10 @@ end
 local function agenda(ctx, path)
   return setting(ctx, "agenda_url", AGENDA_POR_DEFECTO) .. path
 end
+
+-- Dates of the agenda ("2026-03-04T10:00:00-03:00") in the clinic's time zone, in Spanish.
+local function long_date(ctx, iso) return ctx:format_date(iso, "%A %-d de %B a las %R") end   -- miércoles 4 de marzo a las 10:00
+local function short_date(ctx, iso) return ctx:format_date(iso, "%a %-d %b · %R") end         -- mié 4 mar · 10:00 (a list row)
 
 -- The id of a tapped button or list row, or nil.
 local function choice(msg)
@@ -76,7 +82,7 @@ local function fetch_slots(ctx, service_id)
   end
   local slots = {}
   for _, s in ipairs(res.json.slots) do
-    if type(s) == "table" and type(s.id) == "string" and fechas.leer(s.start) then
+    if type(s) == "table" and type(s.id) == "string" and type(s.start) == "string" and ctx:parse_date(s.start) then
       slots[#slots + 1] = { id = s.id, start = s.start }
       if #slots == MAX_SLOTS then break end
     end
@@ -108,10 +114,9 @@ local function cancel_booking(ctx, id)
   return false
 end
 
-local function appointment_text(cita)
+local function appointment_text(ctx, cita)
   local s = catalogo.servicio(cita.servicio)
-  local t = fechas.leer(cita.start)
-  return string.format("*%s* el *%s*", s and s.titulo or cita.servicio, t and fechas.largo(t) or cita.start)
+  return string.format("*%s* el *%s*", s and s.titulo or cita.servicio, long_date(ctx, cita.start))
 end
 
 local function appointment_buttons(ctx, text)
@@ -145,11 +150,11 @@ end
 
 local function handoff(ctx, reason)
   ctx.data.handoff = true
-  if fechas.abierto(ctx) then
+  if ctx:is_open() then
     ctx:say("Te comunico con recepción; te escriben por aquí en unos minutos 🙌")
   else
     ctx:say("Te comunico con recepción 🙌 Ahora estamos fuera de horario (" ..
-            fechas.HORARIO_TEXTO .. "); te escribirán apenas abramos.")
+            ctx:hours_text() .. "); te escribirán apenas abramos.")
   end
   return ctx:handoff(reason)
 end
@@ -164,7 +169,7 @@ local function appointment_action(ctx, action)
       return nil
     end
     ctx:cancel("recordatorio")
-    ctx:say("Cancelé tu cita de " .. appointment_text(d.cita) .. ". Si quieres otra hora, " ..
+    ctx:say("Cancelé tu cita de " .. appointment_text(ctx, d.cita) .. ". Si quieres otra hora, " ..
             "elige una especialidad 👇")
     d.cita, d.reprograma = nil, nil
     return "ESPECIALIDAD"
@@ -173,7 +178,7 @@ local function appointment_action(ctx, action)
     d.servicio = d.cita.servicio
     return "HORARIO"
   end
-  ctx:say("¡Gracias! Te esperamos el " .. appointment_text(d.cita) .. " 💆")
+  ctx:say("¡Gracias! Te esperamos el " .. appointment_text(ctx, d.cita) .. " 💆")
   return nil
 end
 
@@ -209,7 +214,7 @@ local function common(ctx, msg)
     handoff(ctx, "pidió recepción (" .. ctx.state .. ")")
     return true, nil
   elseif cmd == "horario" then
-    ctx:say("Atendemos " .. fechas.HORARIO_TEXTO .. " 🕘 Por aquí puedes agendar a cualquier hora.")
+    ctx:say("Atendemos " .. ctx:hours_text() .. " 🕘 Por aquí puedes agendar a cualquier hora.")
     return true, nil
   elseif cmd == "menu" then
     ctx.data.especialidad, ctx.data.servicio, ctx.data.slots, ctx.data.slot = nil, nil, nil, nil
@@ -271,6 +276,8 @@ return {
                 "reserva, recordatorio, cancelación y reprogramación).",
   fallback = "Lo siento, tuve un problema 🙏 ¿Puedes escribirme de nuevo?",
   double_text = { debounce_ms = 1500 },
+  timezone = "America/Santiago",          -- dates and opening hours are the clinic's local time
+  open_hours = { mon_fri = "09:00-19:00", sat = "10:00-14:00" },
 
   states = {
     INICIO = {
@@ -278,8 +285,8 @@ return {
         local name = first_name(ctx)
         local text = string.format("¡Hola%s! ✨ Soy AURA, la recepcionista virtual de Clínica Aura. " ..
           "Te ayudo a conocer nuestros servicios y a agendar tu hora.", name and (" " .. name) or "")
-        if not fechas.abierto(ctx) then
-          text = text .. "\n\nAhora estamos fuera de horario (atendemos " .. fechas.HORARIO_TEXTO ..
+        if not ctx:is_open() then
+          text = text .. "\n\nAhora estamos fuera de horario (atendemos " .. ctx:hours_text() ..
                  "), pero puedo agendarte de inmediato 🙂"
         end
         ctx:say(text)
@@ -363,7 +370,7 @@ return {
         end
         local rows = {}
         for _, slot in ipairs(slots) do
-          rows[#rows + 1] = { id = slot.id, title = fechas.corto(fechas.leer(slot.start)) }
+          rows[#rows + 1] = { id = slot.id, title = short_date(ctx, slot.start) }
         end
         rows[#rows + 1] = { id = "otro", title = "Otro horario", description = "Te ayuda recepción" }
         rows[#rows + 1] = { id = "servicio", title = "Cambiar servicio" }
@@ -404,10 +411,9 @@ return {
     CONFIRMAR = {
       enter = function(ctx)
         local s = catalogo.servicio(ctx.data.servicio)
-        local t = ctx.data.slot and fechas.leer(ctx.data.slot.start)
-        if not (s and t) then return "HORARIO" end
+        if not (s and ctx.data.slot) then return "HORARIO" end
         ctx:buttons(string.format("¿Confirmo tu hora?\n\n💆 %s (%s)\n📅 %s\n📍 %s", s.titulo,
-          catalogo.precio(s.precio), fechas.largo(t), DIRECCION), {
+          catalogo.precio(s.precio), long_date(ctx, ctx.data.slot.start), DIRECCION), {
           { id = "confirmar", title = "Confirmar" },
           { id = "cambiar", title = "Cambiar horario" },
           { id = "cancelar", title = "Cancelar" },
@@ -473,13 +479,13 @@ return {
           end
         end
         d.reprograma, d.slots, d.slot = nil, nil, nil
-        local t = fechas.leer(cita.start)
-        ctx:say("✅ ¡Listo! " .. (moved and "Reprogramé tu cita: ahora es " or "Agendé ") .. appointment_text(cita) .. ".\n📍 " .. DIRECCION .. "\n\n" ..
+        ctx:say("✅ ¡Listo! " .. (moved and "Reprogramé tu cita: ahora es " or "Agendé ") .. appointment_text(ctx, cita) .. ".\n📍 " .. DIRECCION .. "\n\n" ..
                 "Llega 10 minutos antes, por favor 🙏 Te recordaré un día antes. Si necesitas " ..
                 "cambiarla, escribe *reprogramar* o *cancelar*.")
         ctx:cancel("recordatorio")
-        local delay = t.epoch - 86400 - math.floor(ctx:now())
-        if delay > 60 then ctx:after(delay, "recordatorio", { cita = cita.id }) end
+        local at_ms = ctx:parse_date(cita.start)
+        local delay = at_ms and (at_ms // 1000 - REMINDER_BEFORE_S - math.floor(ctx:now()))
+        if delay and delay > 60 then ctx:after(delay, "recordatorio", { cita = cita.id }) end
         ctx:log("cita agendada " .. cita.id .. " " .. cita.servicio .. " " .. cita.start)
       end,
       message = function(ctx, msg)
@@ -495,9 +501,9 @@ return {
         local text = normalize(msg.text)
         if text:find("nueva") or text:find("otra hora") then return "ESPECIALIDAD" end
         if text:find("gracias") or text:match("^%s*ok") or text:match("^%s*listo") then
-          return ctx:say("¡A ti! Te esperamos el " .. appointment_text(d.cita) .. " 💆")
+          return ctx:say("¡A ti! Te esperamos el " .. appointment_text(ctx, d.cita) .. " 💆")
         end
-        appointment_buttons(ctx, "Tienes agendada " .. appointment_text(d.cita) ..
+        appointment_buttons(ctx, "Tienes agendada " .. appointment_text(ctx, d.cita) ..
                             ". ¿Qué necesitas? (para otra hora, escribe *nueva*)")
       end,
     },
@@ -509,14 +515,13 @@ return {
     recordatorio = function(ctx, payload)
       local cita = ctx.data.cita
       if not (cita and payload and payload.cita == cita.id) then return end
-      local t = fechas.leer(cita.start)
       local s = catalogo.servicio(cita.servicio)
       if math.floor(ctx:now()) - (ctx.data.last_in or 0) >= 86400 - 300 then
         -- WhatsApp's 24 h window has closed: only an approved template may be sent.
         return ctx:template("recordatorio_cita", "es", {
-          first_name(ctx) or "", s and s.titulo or cita.servicio, fechas.largo(t) })
+          first_name(ctx) or "", s and s.titulo or cita.servicio, long_date(ctx, cita.start) })
       end
-      ctx:buttons("⏰ Te recuerdo tu cita de mañana: " .. appointment_text(cita) .. ".\n📍 " ..
+      ctx:buttons("⏰ Te recuerdo tu cita de mañana: " .. appointment_text(ctx, cita) .. ".\n📍 " ..
                   DIRECCION .. "\n¿Nos confirmas tu asistencia?", {
         { id = "cita_asistire", title = "Asistiré" },
         { id = "cita_reprogramar", title = "Reprogramar" },

@@ -25,11 +25,7 @@ listings from the catalogue, schedules a visit and hands the lead to an agent.
 
 local catalogo = require("catalogo")
 
-local ZONA_HORARIA = "America/Argentina/Buenos_Aires"
-local OFFSET_MIN = -180                 -- Buenos Aires has no daylight saving time
 local HORAS_VISITA = { "10:00", "12:00", "16:00", "18:00" }
-local DIAS = { "dom", "lun", "mar", "mié", "jue", "vie", "sáb" }
-local DIAS_LARGOS = { "domingo", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado" }
 
 local ADVISOR = { asesor = true, asesora = true, agente = true, humano = true, persona = true,
                   vendedor = true, corredor = true }
@@ -207,40 +203,22 @@ end
 -- Visit times: the next two working days (Monday to Saturday), local time
 ---------------------------------------------------------------------------------------
 
-local function civil_date(days)         -- days since 1970-01-01 -> y, m, d (H. Hinnant)
-  local z = days + 719468
-  local era = z // 146097
-  local doe = z - era * 146097
-  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-  local mp = (5 * doy + 2) // 153
-  local d = doy - (153 * mp + 2) // 5 + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  return yoe + era * 400 + (m <= 2 and 1 or 0), m, d
-end
-
-local function local_offset_min(ctx)
-  if ctx.clock then
-    local c = ctx:clock(ZONA_HORARIA)
-    if type(c.offset_min) == "number" then return c.offset_min end
-  end
-  return OFFSET_MIN
-end
-
+-- Visit times of the next two working days, in the flow's timezone: ctx:clock gives
+-- the calendar day of "now + N days", ctx:format_date writes it in Spanish.
 local function visit_options(ctx)
-  local today = (math.floor(ctx:now()) + local_offset_min(ctx) * 60) // 86400
-  local options, day, found = {}, today, 0
-  while found < 2 do
-    day = day + 1
-    local wday = (day + 4) % 7
-    if wday ~= 0 then
+  local now_ms = math.floor(ctx:now() * 1000)
+  local options, found, ahead = {}, 0, 0
+  while found < 2 and ahead < 7 do
+    ahead = ahead + 1
+    local day = ctx:clock(nil, now_ms + ahead * 86400000)
+    if day.wday ~= 7 then                                  -- 7 = domingo: no visits
       found = found + 1
-      local _, m, d = civil_date(day)
       for _, h in ipairs(HORAS_VISITA) do
+        local iso = string.format("%04d-%02d-%02dT%s", day.year, day.month, day.day, h)
         options[#options + 1] = {
-          id = string.format("v%d_%s", day, h:gsub(":", "")),
-          corto = string.format("%s %d/%d · %s", DIAS[wday + 1], d, m, h),
-          largo = string.format("%s %d/%d a las %s", DIAS_LARGOS[wday + 1], d, m, h),
+          id = "v" .. (iso:gsub("%D", "")),
+          corto = ctx:format_date(iso, "%a %-d/%-m · %R"),      -- mar 3/3 · 10:00
+          largo = ctx:format_date(iso, "%A %-d/%-m a las %R"),  -- martes 3/3 a las 10:00
         }
       end
     end
@@ -260,6 +238,7 @@ return {
                 "y ubicación, agenda una visita y pasa el lead al CRM y a un asesor.",
   fallback = "Perdón, tuve un problema 🙏 ¿Me lo escribes de nuevo?",
   double_text = { debounce_ms = 1500 },
+  timezone = "America/Argentina/Buenos_Aires",     -- visit times are the agency's local time
 
   states = {
     INICIO = {

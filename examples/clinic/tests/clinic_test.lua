@@ -173,7 +173,7 @@ test("out of hours: the greeting says the opening hours; a handoff says when rec
   t:expect_reply{ contains = "fuera de horario" }
   t:expect_reply{ type = "list" }
   t:user("quiero hablar con una persona")
-  t:expect_reply{ contains = "lunes a viernes de 09:00 a 19:00); te escribirán apenas abramos" }
+  t:expect_reply{ contains = "lunes a viernes 09:00–19:00; sábado 10:00–14:00); te escribirán apenas abramos" }
   t:expect_handoff("pidió recepción")
   t:user("hola??")
   t:expect_no_reply()
@@ -234,6 +234,6 @@ end)
 test("the opening hours are answered in any state", function()
   local t = start()
   t:user("¿a qué hora abren?")
-  t:expect_reply{ contains = "sábados de 10:00 a 14:00" }
+  t:expect_reply{ contains = "Atendemos lunes a viernes 09:00–19:00; sábado 10:00–14:00" }
   t:expect_state("ESPECIALIDAD")
 end)
