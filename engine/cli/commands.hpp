@@ -13,5 +13,6 @@ void add_serve_command(CLI::App& app, Command& chosen);
 void add_chat_command(CLI::App& app, Command& chosen);
 void add_check_command(CLI::App& app, Command& chosen);
 void add_graph_command(CLI::App& app, Command& chosen);
+void add_test_command(CLI::App& app, Command& chosen);
 
 }  // namespace charla::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   charla::cli::add_chat_command(app, chosen);
   charla::cli::add_check_command(app, chosen);
   charla::cli::add_graph_command(app, chosen);
+  charla::cli::add_test_command(app, chosen);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
