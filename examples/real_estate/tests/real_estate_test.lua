@@ -82,8 +82,7 @@ test("a garbage budget is asked again with an example", function()
   t:tap("Alquilar")
   t:user("Belgrano")
   t:user("no sé, lo normal")
-  t:expect_reply{ contains = "No entendí el monto" }
-  t:expect_reply{ contains = "800 mil" }
+  t:expect_reply{ contains = "No entendí el monto 🤔 Escríbelo con números, por ejemplo: 800 mil" }
   t:expect_state("PRESUPUESTO")
   t:user("900 mil pesos")
   t:expect_state("DORMITORIOS")
