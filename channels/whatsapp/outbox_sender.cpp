@@ -124,9 +124,11 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
   }
 
   // --- durable row updates -------------------------------------------------------
-  void update_row(std::uint64_t seq, json fields, std::vector<std::string> wamids = {}) {
+  // `events`: rows for the `events` db (message.failed), committed with the update.
+  void update_row(std::uint64_t seq, json fields, std::vector<std::string> wamids = {},
+                  std::vector<std::string> events = {}) {
     store.submit(
-        [seq, fields, wamids](store::WriteTxn& txn) {
+        [seq, fields, wamids, events](store::WriteTxn& txn) {
           auto raw = txn.get(store::Db::outbox, store::be64(seq));
           if (!raw) return;
           auto row = json::parse(*raw, nullptr, false);
@@ -135,6 +137,7 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
           for (auto& [k, v] : fields.items()) row[k] = v;
           txn.put(store::Db::outbox, store::be64(seq), row.dump());
           for (auto& w : wamids) txn.put(store::Db::outbox_by_wamid, w, store::be64(seq));
+          runtime::EventLog::put(txn, events);
         },
         [seq](const std::string& error) {
           if (!error.empty()) log::error("outbox_update_failed", {{"seq", seq}, {"error", error}});
@@ -364,7 +367,8 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
       ++metrics.dead;
       log::error("whatsapp_dead_letter", {{"seq", p.row.seq}, {"to", p.row.to}, {"attempts", p.row.attempts},
                                           {"error", describe(o)}});
-      update_row(p.row.seq, {{"status", "dead"}, {"attempts", p.row.attempts}, {"last_error", describe(o)}});
+      update_row(p.row.seq, {{"status", "dead"}, {"attempts", p.row.attempts}, {"last_error", describe(o)}}, {},
+                 message_failed(p, "dead", describe(o)));
       r.queue.pop_front();
       return;
     }
@@ -421,7 +425,17 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
   void finish_failed(const Pending& p, const std::string& error) {
     ++metrics.failed;
     log::warn("whatsapp_send_failed", {{"seq", p.row.seq}, {"to", p.row.to}, {"error", error}});
-    update_row(p.row.seq, {{"status", "failed"}, {"last_error", error}, {"attempts", p.row.attempts + 1}});
+    update_row(p.row.seq, {{"status", "failed"}, {"last_error", error}, {"attempts", p.row.attempts + 1}}, {},
+               message_failed(p, "failed", error));
+  }
+
+  // The message.failed event of a row given up on (runtime/turn_events.hpp).
+  std::vector<std::string> message_failed(const Pending& p, const char* status, const std::string& error) const {
+    return engine.events().rows("message.failed", p.row.conversation, p.row.to, engine.clock().now_ms(),
+                                {{"outbox_id", p.row.seq},
+                                 {"status", status},
+                                 {"type", p.row.message.value("type", "text")},
+                                 {"error", error}});
   }
 
   void sink(const Pending& p) {

@@ -1,5 +1,6 @@
 #include "cli/serve_wiring.hpp"
 
+#include "events/event_routes.hpp"
 #include "http/admin_api.hpp"
 #include "http/metrics.hpp"
 #include "llm/llm_metrics.hpp"
@@ -19,8 +20,10 @@ struct WhatsAppWiring final : ServeWiring {
   std::unique_ptr<whatsapp::TokenVault> vault;
   std::unique_ptr<whatsapp::OutboxSender> sender;
   std::unique_ptr<whatsapp::WebhookIntake> intake;
+  std::unique_ptr<events::EventSender> events;  // null when no event webhook is configured
   ~WhatsAppWiring() override {
     if (sender) sender->stop();
+    if (events) events->stop();
   }
 };
 
@@ -87,9 +90,15 @@ std::unique_ptr<ServeWiring> wire_serve(Services& services, http::Server& server
                              }});
   whatsapp::install_admin_routes(server, services.config.admin_token, *services.engine, *w->sender, config,
                                  *w->vault);
-  http::install_metrics_route(server, *services.engine, *services.store,
-                              {whatsapp::metrics_source(*w->sender, *w->intake),
-                               [](std::ostringstream& out) { out << plugins::llm::llm_metrics_prometheus(); }});
+  std::vector<http::MetricsSource> metrics{whatsapp::metrics_source(*w->sender, *w->intake),
+                                           [](std::ostringstream& out) { out << plugins::llm::llm_metrics_prometheus(); }};
+  if (!services.config.events.webhooks.empty()) {  // events: engine/events/event_sender.hpp
+    w->events = std::make_unique<events::EventSender>(services.config.events, *services.store, *services.engine);
+    services.engine->add_turn_observer([sender = w->events.get()](const runtime::TurnReport&) { sender->nudge(); });
+    events::install_admin_routes(server, services.config.admin_token, *services.store, *w->events);
+    metrics.push_back(events::metrics_source(*w->events));
+  }
+  http::install_metrics_route(server, *services.engine, *services.store, std::move(metrics));
   return w;
 }
 

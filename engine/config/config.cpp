@@ -180,6 +180,7 @@ void read_file(const std::filesystem::path& file, Config& config, const Env& env
       config.flow_settings[flow] = block;
     }
   }
+  if (auto* events = r.take("events")) read_events(*events, config.events, env);
   r.reject_unknown();
 }
 

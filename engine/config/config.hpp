@@ -3,6 +3,8 @@
 // from the environment). Loading is strict: an unknown key or a value of the wrong
 // type is a ConfigError whose message names the key, so a typo never silently
 // falls back to a default. The CLI turns ConfigError into exit code 2.
+#include "config/events_config.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -94,6 +96,7 @@ struct Config {
   nlohmann::json plugins = nlohmann::json::object();  // name -> plugin config block
   // `flow_settings`: flow name -> object, read by that flow as ctx.settings.
   std::map<std::string, nlohmann::json> flow_settings;
+  EventsConfig events;              // config/events_config.hpp
 };
 
 // Throws ConfigError when `flow_settings` names a flow that is not loaded (a typo

@@ -53,8 +53,10 @@ void write_junit(const std::filesystem::path& file, const std::vector<TestResult
     for (auto* r : list) {
       x << "    <testcase classname=\"" << xml_escape(name) << "\" name=\"" << xml_escape(r->name) << "\" time=\""
         << r->seconds << "\"";
-      if (r->ok) {
+      if (r->ok && r->message.empty()) {
         x << "/>\n";
+      } else if (r->ok) {
+        x << ">\n      <system-out>" << xml_escape(r->message) << "</system-out>\n    </testcase>\n";
       } else {
         x << ">\n      <failure message=\"" << xml_escape(first_line(r->message)) << "\">" << xml_escape(r->message)
           << "</failure>\n    </testcase>\n";

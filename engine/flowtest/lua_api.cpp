@@ -144,6 +144,18 @@ int l_now(lua_State* L) {
   });
 }
 
+// Scripted replies no call took, one line each: a test that scripted an LLM answer the
+// flow never asked for has probably not tested what it meant to.
+int l_unused(lua_State* L) {
+  return protect(L, [&] {
+    json lines = json::array();
+    for (auto& r : session_at(L).script().unused())
+      lines.push_back("ctx:" + r.method + (r.match.empty() ? std::string() : " matching \"" + r.match + "\""));
+    push_json(L, lines);
+    return 1;
+  });
+}
+
 int l_close(lua_State* L) {
   Session*& s = handle_at(L);
   delete s;  // stops the engine; never throws
@@ -230,7 +242,7 @@ lua_State* new_test_state(const std::filesystem::path& test_file, const ChannelP
   luaL_newmetatable(L, kHandleMeta);
   static const luaL_Reg methods[] = {{"_send", l_send},   {"_advance", l_advance}, {"_record", l_record},
                                      {"_script", l_script}, {"_reset", l_reset},   {"_now", l_now},
-                                     {"_close", l_close}, {nullptr, nullptr}};
+                                     {"_close", l_close}, {"_unused", l_unused}, {nullptr, nullptr}};
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, l_close);

@@ -402,6 +402,14 @@ function charla._run(i)
     return message
   end)
   current = nil
+  if ok then
+    local notes = {}
+    for _, s in ipairs(opened) do
+      local oku, unused = pcall(s.h._unused, s.h)
+      for _, line in ipairs(oku and unused or {}) do notes[#notes + 1] = "note: a scripted reply was never used: " .. line end
+    end
+    if #notes > 0 then message = table.concat(notes, "\n") end
+  end
   close_all(opened)
   return ok, message
 end

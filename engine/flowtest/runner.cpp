@@ -99,13 +99,14 @@ FileRun run_file(const fs::path& file, const RunOptions& options, const ChannelP
       lua_pop(L, 1);
     } else {
       r.ok = lua_toboolean(L, -2);
-      if (!r.ok) r.message = lua_tostring(L, -1) ? lua_tostring(L, -1) : "failed";
+      if (lua_isstring(L, -1)) r.message = lua_tostring(L, -1);  // passed: notes, if any
+      else if (!r.ok) r.message = "failed";
       lua_pop(L, 2);
     }
     lua_pop(L, 1);  // charla
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     out << (r.ok ? "ok   " : "FAIL ") << r.name << "\n";
-    if (!r.ok) out << indent(r.message, "     ") << "\n";
+    if (!r.message.empty()) out << indent(r.message, "     ") << "\n";
     out.flush();
     run.results.push_back(std::move(r));
   }

@@ -3,6 +3,7 @@
 #include "http/auth.hpp"
 #include "log/log.hpp"
 #include "runtime/conversation.hpp"
+#include "runtime/turn_events.hpp"
 
 namespace charla::http {
 
@@ -148,7 +149,7 @@ void update_conversation(runtime::Engine& engine, const std::string& key, std::f
     auto problem = std::make_shared<std::pair<unsigned, std::string>>();
     auto result = std::make_shared<json>();
     engine.store().submit(
-        [key, change, problem, result](store::WriteTxn& txn) {
+        [&engine, key, change, problem, result](store::WriteTxn& txn) {
           *problem = {};
           auto raw = txn.get(store::Db::conv, key);
           if (!raw) {
@@ -161,11 +162,13 @@ void update_conversation(runtime::Engine& engine, const std::string& key, std::f
             return;
           }
           auto& c = *stored.conv;
+          const Conversation before = c;
           if (auto refused = change(c); !refused.empty()) {
             *problem = {404, refused};
             return;
           }
           txn.put(store::Db::conv, key, c.to_json().dump());
+          runtime::record_conversation_change(txn, engine.events(), before, c, engine.clock().now_ms());
           *result = summary(c);
         },
         [problem, result, respond](const std::string& error) {

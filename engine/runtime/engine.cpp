@@ -41,11 +41,16 @@ EngineOptions EngineOptions::from_config(const config::Config& c) {
   o.seen_retention = std::chrono::hours(c.store.seen_retention_hours);
   o.plugins = c.plugins;
   o.inbox_max_attempts = static_cast<std::uint64_t>(c.store.inbox_max_attempts);
+  for (const auto& hook : c.events.webhooks) o.event_webhooks.push_back({hook.url, hook.events});
   return o;
 }
 
 Engine::Engine(EngineOptions options, store::Store& store, const Clock& clock)
-    : options_(std::move(options)), store_(store), clock_(clock), shared_(std::make_unique<Shared>()) {}
+    : options_(std::move(options)),
+      store_(store),
+      clock_(clock),
+      events_(options_.event_webhooks),
+      shared_(std::make_unique<Shared>()) {}
 
 Engine::~Engine() { stop(); }
 

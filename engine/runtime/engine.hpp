@@ -16,6 +16,7 @@
 #include "runtime/channel.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/event.hpp"
+#include "runtime/event_log.hpp"
 #include "runtime/seen_pruning.hpp"
 #include "store/store.hpp"
 
@@ -45,9 +46,14 @@ struct EngineOptions {
   // An inbox entry whose turn was running when the process stopped this many times is
   // quarantined instead of run again (a poison message must not crash-loop the process).
   std::uint64_t inbox_max_attempts = 3;
+  // Webhooks for business events (runtime/event_log.hpp); empty: events are not stored.
+  std::vector<EventSubscription> event_webhooks;
 
   static EngineOptions from_config(const config::Config& config);
 };
+
+// A flow's ctx:emit call (name, payload), as committed with its turn.
+using EmittedEvent = lua::EmittedEvent;
 
 // What happened in one committed turn; observers get it on the worker thread.
 struct TurnReport {
@@ -59,6 +65,7 @@ struct TurnReport {
   std::vector<std::uint64_t> inbox_seqs;   // inbound messages this turn consumed
   bool timer = false;                      // fired by a timer
   std::chrono::microseconds latency{0};    // first accepted -> committed
+  std::vector<EmittedEvent> emitted;       // the flow's ctx:emit events, in order (not the engine's own)
 };
 
 struct AcceptResult {
@@ -135,6 +142,8 @@ class Engine {
   bool running() const;
   store::Store& store() { return store_; }
   const Clock& clock() const { return clock_; }
+  // Where admin operations and channels record events in their own transactions.
+  const EventLog& events() const { return events_; }
 
  private:
   friend class Worker;
@@ -158,6 +167,7 @@ class Engine {
   std::vector<FlowCheck> flow_checks_;
   std::vector<std::unique_ptr<class Worker>> workers_;
   std::vector<lua::FlowInfo> flows_;
+  EventLog events_;
   std::atomic<bool> running_{false};
   struct Shared;
   std::unique_ptr<Shared> shared_;

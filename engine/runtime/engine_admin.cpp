@@ -4,6 +4,7 @@
 #include "log/log.hpp"
 #include "runtime/conversation.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/event_log.hpp"
 #include "runtime/quarantine.hpp"
 #include "runtime/worker.hpp"
 
@@ -35,6 +36,21 @@ void delete_conversation_rows(store::WriteTxn& txn, const std::string& key) {
   txn.del(store::Db::quarantine, quarantine_conversation_key(key));
 }
 
+// conversation.reset, with the phone and state of the record when it is readable.
+void record_reset(store::WriteTxn& txn, const EventLog& events, const std::string& key, std::int64_t now_ms) {
+  if (!events.enabled()) return;
+  std::string phone;
+  json state = nullptr;
+  if (auto raw = txn.get(store::Db::conv, key)) {
+    auto j = json::parse(*raw, nullptr, false);
+    if (j.is_object()) {
+      phone = j.value("user", "");
+      if (auto s = j.value("state", ""); !s.empty()) state = s;
+    }
+  }
+  events.record(txn, "conversation.reset", key, phone, now_ms, {{"state", state}});
+}
+
 }  // namespace
 
 void Engine::release_conversation(const std::string& conversation) {
@@ -45,7 +61,10 @@ json Engine::quarantine(std::string_view conversation) const { return list_quara
 
 void Engine::reset_conversation(const std::string& key, AdminDone done) {
   with_conversation(key, [this, key, done = std::move(done)] {
-    store_.submit([key](store::WriteTxn& txn) { delete_conversation_rows(txn, key); },
+    store_.submit([this, key, now = clock_.now_ms()](store::WriteTxn& txn) {
+                    record_reset(txn, events_, key, now);
+                    delete_conversation_rows(txn, key);
+                  },
                   [this, key, done](const std::string& error) {
                     if (!error.empty()) return done(500, error);
                     log::info("conversation_reset", {{"conversation", key}});

@@ -1,5 +1,7 @@
 #include "runtime/turn_write.hpp"
 
+#include "runtime/event_log.hpp"
+
 namespace charla::runtime {
 
 using nlohmann::json;
@@ -81,6 +83,7 @@ PreparedTurn prepare_turn(const TurnPlan& plan) {
     out.rows.push_back(std::move(row));
   }
   for (auto seq : plan.inbox_seqs) del(p, store::Db::inbox, store::be64(seq));
+  p.event_values = plan.event_rows;
   conv.updated_ms = plan.now_ms;
   put(p, store::Db::conv, conv.key, conv.to_json().dump());
   out.conv = std::move(conv);
@@ -93,6 +96,7 @@ void apply_prepared(store::WriteTxn& txn, PreparedTurn& p) {
     txn.put(store::Db::outbox, store::be64(seq), p.outbox_values[i]);
     p.outcome.rows[i].seq = seq;
   }
+  EventLog::put(txn, p.event_values);
   for (const auto& op : p.ops) {
     if (op.value)
       txn.put(op.db, op.key, *op.value);

@@ -27,6 +27,7 @@ struct TurnPlan {
   std::vector<std::uint64_t> inbox_seqs;
   std::size_t history_limit = 50;
   std::int64_t now_ms = 0;
+  std::vector<std::string> event_rows;      // serialized `events` rows (runtime/event_log.hpp)
 };
 
 struct TurnOutcome {
@@ -45,6 +46,7 @@ struct PreparedTurn {
   };
   std::vector<Op> ops;                      // in the order apply_turn would run them
   std::vector<std::string> outbox_values;   // one per outcome.rows entry; keys are new seqs
+  std::vector<std::string> event_values;    // `events` rows; keys are new seqs
   TurnOutcome outcome;                      // rows' seqs are set by apply_prepared()
 };
 

@@ -101,6 +101,7 @@ struct Worker::TurnContext {
   bool ok = true;
   std::string error;
   std::chrono::steady_clock::time_point accepted_at;
+  std::vector<lua::EmittedEvent> emitted;  // the flow's ctx:emit events, for the TurnReport
 
   const InboundEvent& first() const { return events.front(); }
   bool is_timer() const { return first().kind == InboundEvent::Kind::timer; }

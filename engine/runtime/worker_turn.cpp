@@ -2,6 +2,7 @@
 // writes, commit them in one transaction, then dispatch outbound rows and start
 // the conversation's next event.
 #include "log/log.hpp"
+#include "runtime/turn_events.hpp"
 #include "runtime/turn_write.hpp"
 #include "runtime/worker.hpp"
 
@@ -113,6 +114,7 @@ void Worker::on_turn_result(std::shared_ptr<TurnContext> turn, lua::TurnResult r
   auto conv = std::move(turn->cached.conv);  // not read again: the plan carries the record on
   const auto* flow = host_->flow(conv.flow);
   if (result.ok) {
+    const Conversation before = engine_.events_.enabled() ? conv : Conversation{};
     conv.state = result.state;
     conv.data = std::move(result.data);
     if (flow) conv.flow_version = flow->version;
@@ -122,6 +124,8 @@ void Worker::on_turn_result(std::shared_ptr<TurnContext> turn, lua::TurnResult r
     }
     plan.outbound = std::move(result.outbound);
     plan.timer_ops = std::move(result.timers);
+    plan.event_rows = turn_event_rows(engine_.events_, before, conv, result.emitted, plan.now_ms);
+    turn->emitted = std::move(result.emitted);
   } else {
     turn->ok = false;
     turn->error = result.error;
@@ -195,6 +199,7 @@ void Worker::on_committed(std::shared_ptr<TurnContext> turn, const std::string& 
   report.timer = turn->is_timer();
   report.latency = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - turn->accepted_at);
   report.outbound = out.rows;
+  report.emitted = std::move(turn->emitted);
   if (!out.rows.empty()) {
     if (auto it = engine_.channels_.find(out.conv.channel); it != engine_.channels_.end())
       it->second->dispatch(std::move(out.rows));

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr unsigned kMaxDbs = 16;       // the 9 of Db, with room for later schemas
+constexpr unsigned kMaxDbs = 16;       // the 10 of Db, with room for later schemas
 constexpr unsigned kMaxReaders = 512;  // concurrent ReadTxns across the process
 constexpr mdb_mode_t kFileMode = 0600; // conversations are personal data
 constexpr std::string_view kSchemaKey = "schema_version";

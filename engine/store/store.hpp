@@ -40,8 +40,10 @@ class Writer;  // engine/store/writer.hpp
 }
 
 // quarantine: inbox entries and conversations the engine will not run (runtime/quarantine.hpp).
-enum class Db { inbox, seen, conv, history, outbox, outbox_by_wamid, timers, meta, quarantine };
-constexpr int kDbCount = 9;
+// events: business events waiting for their webhooks (runtime/event_log.hpp). Added
+// after schema 1 without a version change: opening creates it, an older binary ignores it.
+enum class Db { inbox, seen, conv, history, outbox, outbox_by_wamid, timers, meta, quarantine, events };
+constexpr int kDbCount = 10;
 std::string_view db_name(Db db);
 
 constexpr std::uint32_t kSchemaVersion = 1;

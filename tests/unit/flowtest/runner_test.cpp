@@ -358,3 +358,28 @@ end)
   CHECK(has(r.output, "demo_test.lua:3: cannot start flow broken.lua:"));
   CHECK(has(r.output, "mesage"));
 }
+
+TEST_CASE("reset starts the flow afresh; a scripted reply never used is noted under a passing test", "[flowtest]") {
+  charla::test::TempDir dir;
+  auto r = run(dir, R"lua(
+test("reset", function()
+  local t = charla.test("demo.lua")
+  t:user("menu")
+  t:tap("a")
+  t:expect_state("DONE")
+  t:reset()
+  t:expect_state(nil)
+  t:user("hola")
+  t:expect_reply{ contains = "qué necesitas" }
+  t:expect_state("START")
+end)
+test("unused script", function()
+  local t = charla.test("demo.lua")
+  t:llm_reply{ match = "cobertura", reply = "x" }
+  t:user("hola")
+end)
+)lua");
+  INFO(r.output);
+  CHECK(r.status == 0);
+  CHECK(has(r.output, "ok   unused script\n     note: a scripted reply was never used: ctx:llm matching \"cobertura\"\n"));
+}
