@@ -58,7 +58,8 @@ json step_json(const Step& step) {
   json calls = json::array();
   for (auto& c : step.calls)
     calls.push_back({{"method", c.method}, {"args", c.args}, {"scripted", c.scripted}, {"answer", c.answer}});
-  return {{"replies", step.replies}, {"errors", step.errors}, {"calls", calls}, {"timers", step.timers}};
+  return {{"replies", step.replies}, {"errors", step.errors}, {"calls", calls}, {"timers", step.timers},
+          {"emitted", step.emitted}};
 }
 
 PluginReply scripted_reply(const std::string& method, const json& spec) {

@@ -141,7 +141,7 @@ end
 
 -- Records what one action caused; a failed turn or an unscripted plugin call fails the test here.
 function Session:absorb(step)
-  self.last, self.used = {}, {}
+  self.last, self.used, self.events, self.events_used = {}, {}, {}, {}
   for _, c in ipairs(step.calls) do
     local args = c.args
     if c.scripted then
@@ -157,6 +157,10 @@ function Session:absorb(step)
       self.all[#self.all + 1] = m
       self:note("bot: " .. describe(m))
     end
+  end
+  for _, e in ipairs(step.emitted or {}) do
+    self.events[#self.events + 1] = e
+    self:note("  (event " .. e.name .. " " .. show(e.payload) .. ")")
   end
   local state = self.h:_record().state
   if state then self:note("   (state " .. state .. ")") end
@@ -228,7 +232,7 @@ end
 
 function Session:reset()
   self.h:_reset()
-  self.last, self.used = {}, {}
+  self.last, self.used, self.events, self.events_used = {}, {}, {}, {}
   self:note("(conversation reset)")
 end
 
@@ -340,6 +344,31 @@ function Session:expect_timer(name, after)
            string.format("%.0fs", left / 1000), self)
     end
   end
+end
+
+-- Every field given must be in the payload with that value (tables: the fields given, recursively).
+local function subset(expected, actual)
+  if type(expected) ~= "table" then return expected == actual end
+  if type(actual) ~= "table" then return false end
+  for k, v in pairs(expected) do
+    if not subset(v, actual[k]) then return false end
+  end
+  return true
+end
+
+-- An event the last action emitted (ctx:emit) with that name and at least those payload fields.
+function Session:expect_emit(name, fields)
+  if type(name) ~= "string" then fail("t:expect_emit(name, fields): name must be a string", self) end
+  for i, e in ipairs(self.events or {}) do
+    if not self.events_used[i] and e.name == name and subset(fields or {}, e.payload or {}) then
+      self.events_used[i] = true
+      return e.payload
+    end
+  end
+  local lines = {}
+  for _, e in ipairs(self.events or {}) do lines[#lines + 1] = "    " .. e.name .. " " .. show(e.payload) end
+  fail("expected an event " .. show(name) .. (fields and (" with " .. show(fields)) or "") .. "\n  but " ..
+       (#lines == 0 and "the last action emitted none" or ("the last action emitted:\n" .. table.concat(lines, "\n"))), self)
 end
 
 function Session:expect_no_timer(name)

@@ -85,6 +85,7 @@ Step Session::collect(std::vector<runtime::TurnReport> reports) {
   for (auto& r : reports) {
     if (!r.ok) step.errors.push_back(r.error);
     for (auto& row : r.outbound) step.replies.push_back(row.message);
+    for (auto& e : r.emitted) step.emitted.push_back({{"name", e.name}, {"payload", e.payload}});
   }
   step.calls = script_->take_calls();
   return step;
@@ -210,6 +211,7 @@ Step Session::advance(std::int64_t ms) {
     for (auto& r : part.replies) step.replies.push_back(std::move(r));
     for (auto& e : part.errors) step.errors.push_back(std::move(e));
     for (auto& c : part.calls) step.calls.push_back(std::move(c));
+    for (auto& e : part.emitted) step.emitted.push_back(std::move(e));
     fired += static_cast<int>(names.size());
   }
   clock_.set(target);

@@ -43,7 +43,7 @@ struct Step {
   std::vector<std::string> errors;            // failed turns (flow errors, refused replies)
   std::vector<PluginCallRecord> calls;        // plugin calls made, in order
   std::vector<std::string> timers;            // timers that fired, in order
-  std::vector<std::string> emitted_names;     // reserved for ctx:emit (TurnReport::emitted)
+  std::vector<nlohmann::json> emitted;        // the flow's ctx:emit events {name, payload}, in order
 };
 
 class Session {

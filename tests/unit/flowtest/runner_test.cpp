@@ -383,3 +383,33 @@ end)
   CHECK(r.status == 0);
   CHECK(has(r.output, "ok   unused script\n     note: a scripted reply was never used: ctx:llm matching \"cobertura\"\n"));
 }
+
+TEST_CASE("expect_emit matches the events a turn emitted by name and payload fields", "[flowtest]") {
+  charla::test::TempDir dir;
+  dir.write("lead.lua", R"lua(
+return {
+  name = "lead", initial = "S",
+  states = { S = { message = function(ctx, msg)
+    ctx:emit("lead.qualified", { zona = msg.text, presupuesto = { max = 900 } })
+    ctx:say("ok")
+  end } },
+}
+)lua");
+  auto r = run(dir, R"lua(
+test("emitted", function()
+  local t = charla.test("lead.lua")
+  t:user("Providencia")
+  t:expect_emit("lead.qualified", { zona = "Providencia", presupuesto = { max = 900 } })
+end)
+test("wrong payload", function()
+  local t = charla.test("lead.lua")
+  t:user("Ñuñoa")
+  t:expect_emit("lead.qualified", { zona = "Providencia" })
+end)
+)lua");
+  INFO(r.output);
+  CHECK(r.status == 1);
+  CHECK(has(r.output, "ok   emitted\n"));
+  CHECK(has(r.output, "demo_test.lua:10: expected an event \"lead.qualified\" with { zona = \"Providencia\" }"));
+  CHECK(has(r.output, "lead.qualified { presupuesto = { max = 900 }, zona = \"Ñuñoa\" }"));
+}
