@@ -29,7 +29,12 @@ How it is built (read this before copying it for another bot):
   "Hablar con asesor" calls ctx:handoff and STAYS in PROPUESTA on purpose: the quote
   is still valid, so when the human agent hands the conversation back (admin
   "resume"), the customer can still tap "Aceptar" without starting over.
-* FINALIZADO thanks and summarises; a later message offers a new quote or says bye.
+  Left unanswered, PROPUESTA reminds once after 2 h and follows up 3 days after the
+  customer's last message; by then WhatsApp's 24 h window has usually closed, so the
+  follow-up is the approved template `seguimiento_cotizacion` (a free-form message with
+  buttons when the customer wrote within the last 24 h: ctx.data.last_in).
+* FINALIZADO thanks and summarises, emits `quote.accepted` for the CRM (ctx:emit); a
+  later message offers a new quote or says bye.
 
 Conventions: every ctx:llm call goes through `ask_llm`, which returns nil when the
 plugin is not configured or fails, and every caller has a rule-based fallback. No
@@ -114,8 +119,11 @@ local ADVISOR_SYSTEM = table.concat({
   "sugiere hablar con un asesor. No pidas datos personales: de eso se encarga el flujo.",
 }, " ")
 
+local LLM_TIMEOUT = "8s"
+
 local function ask_llm(ctx, args)
   if not ctx.llm then return nil end              -- llm plugin not configured
+  args.timeout = args.timeout or LLM_TIMEOUT      -- a slow model must not hold the turn
   local ok, answer, err = pcall(ctx.llm, ctx, args)
   if not ok then
     ctx:log("llm call raised: " .. tostring(answer))
@@ -407,6 +415,23 @@ local function profile_summary(d)
     d.age, d.smoker and "Fumador(a)" or "No fumador(a)", money(d.coverage, 0), d.dependents)
 end
 
+-- The CRM hears about accepted proposals through events; without ctx:emit, only the log.
+local function emit(ctx, name, payload)
+  if ctx.emit then return ctx:emit(name, payload) end
+  ctx:log(name .. " (ctx:emit not available)")
+end
+
+-- Every handled message: remember when the customer last wrote, for the 24 h window.
+local function seen(ctx)
+  ctx.data.last_in = math.floor(ctx:now())
+end
+
+-- A proposal left unanswered gets a follow-up 3 days after the customer's last message:
+-- the 2 h timeout (re)schedules it 70 h further, so the turns that show the proposal
+-- write no extra timer.
+local FOLLOW_UP_AFTER_TIMEOUT = "70h"
+local WINDOW_SECONDS = 24 * 3600
+
 ---------------------------------------------------------------------------------------
 -- The flow
 ---------------------------------------------------------------------------------------
@@ -432,6 +457,7 @@ return {
       end,
       message = function(ctx, msg)
         local text = msg.text or ""
+        seen(ctx)
         if is_question(text) then
           answer_question(ctx, text, nil)
         end
@@ -453,6 +479,7 @@ return {
         local question = QUESTIONS[field]
         local text = msg.text or ""
         ctx.data.handoff = nil                 -- a handled message: the bot is in charge again
+        seen(ctx)
 
         if has_word(text, ADVISOR_WORDS) then
           ctx.data.handoff = true
@@ -561,6 +588,7 @@ return {
         local text = msg.text or ""
         local choice = msg.button and msg.button.id
         ctx.data.handoff = nil
+        seen(ctx)
         if not choice then
           local n = normalize(trim(text))
           local w = words(text)
@@ -605,10 +633,35 @@ return {
         })
       end,
 
+      leave = function(ctx)
+        ctx:cancel("seguimiento")
+      end,
+
+      timers = {
+        -- Days later the customer's 24 h window has usually closed, and WhatsApp only
+        -- delivers an approved template then: seguimiento_cotizacion ({{1}} name,
+        -- {{2}} monthly premium) with a quick-reply button the customer can tap.
+        seguimiento = function(ctx)
+          local d = ctx.data
+          if d.handoff or not d.quote then return end
+          if math.floor(ctx:now()) - (d.last_in or 0) >= WINDOW_SECONDS then
+            return ctx:template("seguimiento_cotizacion", "es_MX",
+                                { first_name(ctx) or "", money(d.quote.monthly) })
+          end
+          ctx:buttons("¿Pudiste revisar tu propuesta de " .. money(d.quote.monthly) ..
+                      " al mes? Sigue vigente 🙂", {
+            { id = "aceptar", title = "Aceptar" },
+            { id = "asesor", title = "Hablar con asesor" },
+          })
+        end,
+      },
+
       timeout = {
         after = "2h",
         run = function(ctx)
-          if ctx.data.proposal_reminded or ctx.data.handoff then return end
+          if ctx.data.handoff then return end
+          ctx:after(FOLLOW_UP_AFTER_TIMEOUT, "seguimiento")
+          if ctx.data.proposal_reminded then return end
           ctx.data.proposal_reminded = true
           ctx:buttons("¿Pudiste revisar tu propuesta? Si tienes dudas, un asesor te ayuda.", {
             { id = "aceptar", title = "Aceptar" },
@@ -624,6 +677,9 @@ return {
         d.accepted_at = math.floor(ctx:now())
         d.folio = string.format("VIDA-%s-%05d", (ctx.phone or ""):sub(-4), d.accepted_at % 100000)
         ctx:log("propuesta aceptada " .. d.folio)
+        emit(ctx, "quote.accepted", { folio = d.folio, telefono = ctx.phone, edad = d.age,
+          fumador = d.smoker, suma_asegurada = d.coverage, dependientes = d.dependents,
+          prima_mensual = d.quote and d.quote.monthly, prima_anual = d.quote and d.quote.annual })
         local name = first_name(ctx)
         ctx:say(string.format(
           "🎉 ¡Gracias%s! Tu solicitud quedó registrada con el folio *%s*.\n\n%s\n" ..
@@ -638,6 +694,7 @@ return {
         local text = msg.text or ""
         local n = normalize(text)
         local id = msg.button and msg.button.id
+        seen(ctx)
         if id == "nueva" or n:find("nueva", 1, true) or n:find("otra cotiz", 1, true)
             or n:find("cotizar", 1, true) or n:find("de nuevo", 1, true) then
           ctx.data = {}
