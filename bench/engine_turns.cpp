@@ -16,6 +16,9 @@
 //   latency      open loop at each of --rates turns/s for --paced-seconds: p50/p99/max
 //   shipped      the flow exactly as shipped (double-text debounce on) at --shipped-rate:
 //                latency includes the deliberate debounce wait
+//   preloaded    (only if asked for) the throughput phase on a store that first gets
+//                --preload finished conversations (bench/preload.hpp): RSS growth over
+//                the idle store, and turns/s to compare with `throughput` (empty store)
 //
 // The throughput and latency phases run a copy of the flow with its `double_text` line
 // removed: the reference flow holds every text message for debounce_ms (1500 ms) to
@@ -31,12 +34,15 @@
 //                [--batch 64] [--paced-batch 8] [--producers 2] [--inflight 4096]
 //                [--rates 1000,2500,5000] [--shipped-rate 1000] [--paced-seconds 8]
 //                [--phase-timeout 30] [--phases baseline,throughput,latency,shipped]
+//                [--preload 1000000] [--preload-timeout 300]
+//   engine_turns --phases throughput,preloaded     # the 1M-conversation figures
 #include "log/log.hpp"
 #include "runtime/channel.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/engine.hpp"
 #include "store/store.hpp"
 #include "bench_stats.hpp"
+#include "preload.hpp"
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -81,6 +87,8 @@ struct Args {
   double paced_seconds = 8;    // length of each fixed-rate phase (events = rate * seconds)
   double phase_timeout_s = 30;
   std::set<std::string> phases = {"baseline", "throughput", "latency", "shipped"};
+  std::uint64_t preload = 1'000'000;  // conversations loaded before the `preloaded` phase
+  double preload_timeout_s = 300;     // the load stops here, complete or not
 };
 
 const std::vector<std::string> kScript = {"hola", "35", "no", "500000", "2"};
@@ -436,11 +444,48 @@ class Driver {
 
 enum class Mode { closed, paced };
 
+// Loads `n` conversations (bench/preload.hpp) into a store nothing else uses yet, and
+// reports the RSS growth over the idle store once the load has settled.
+json preload_store(const Args& a, store::Store& store, std::uint64_t n) {
+  std::cerr << "engine_turns: preloading " << n << " conversations...\n";
+  malloc_trim(0);
+  const auto idle = read_rss();
+  const auto deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                                            std::chrono::duration<double>(a.preload_timeout_s));
+  const auto load_start = loadavg();
+  auto r = preload_conversations(store, n, deadline);
+  store.flush();
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // idle again
+  const auto loaded = read_rss();
+  malloc_trim(0);
+  const auto trimmed = read_rss();
+  const double per = r.conversations ? 1024.0 / static_cast<double>(r.conversations) : 0;
+  std::error_code ec;
+  const auto bytes = fs::file_size(store.options().dir / "data.mdb", ec);
+  std::cerr << "engine_turns: preloaded " << r.conversations << " in " << r.seconds << " s\n";
+  return {{"conversations", r.conversations},
+          {"complete", r.complete},
+          {"error", r.error},
+          {"seconds", r.seconds},
+          {"conversations_per_s", r.seconds > 0 ? static_cast<double>(r.conversations) / r.seconds : 0},
+          {"loadavg_at_start", load_start},
+          {"data_mdb_bytes", ec ? 0 : bytes},
+          {"rss_idle_before", rss_json(idle)},
+          {"rss_idle_after", rss_json(loaded)},
+          {"rss_idle_after_malloc_trim", rss_json(trimmed)},
+          {"rss_growth_mib", static_cast<double>(trimmed.total_kb - idle.total_kb) / 1024.0},
+          {"anon_growth_mib", static_cast<double>(trimmed.anon_kb - idle.anon_kb) / 1024.0},
+          {"file_growth_mib", static_cast<double>(trimmed.file_kb - idle.file_kb) / 1024.0},
+          {"rss_bytes_per_conversation", static_cast<double>(trimmed.total_kb - idle.total_kb) * per}};
+}
+
 json run_engine_phase(const Args& a, const fs::path& dir, const fs::path& flow, Mode mode, double rate,
-                      bool measure_memory) {
+                      bool measure_memory, std::uint64_t preload = 0) {
   auto tids_before_store = thread_ids();
   auto store = open_store(dir);
   auto writer_tids = new_ids(tids_before_store, thread_ids());
+  json preloaded;
+  if (preload > 0) preloaded = preload_store(a, *store, preload);
   runtime::SystemClock clock;
   runtime::EngineOptions o;
   o.workers = a.workers;
@@ -516,6 +561,10 @@ json run_engine_phase(const Args& a, const fs::path& dir, const fs::path& flow, 
         {"projected_turns_per_s_2_idle_cores",
          std::min(1e6 / std::max(writer_us, 1e-9), 2e6 / std::max(writer_us + engine_us, 1e-9))}};
   }
+  if (preload > 0) {
+    preloaded["rss_after_phase"] = rss_json(read_rss());
+    out["preload"] = preloaded;
+  }
   if (mode == Mode::closed) out["inflight_bound"] = a.inflight;
   else out["offered_rate"] = rate;
 
@@ -571,12 +620,15 @@ Args parse(int argc, char** argv) {
       for (std::string r; std::getline(list, r, ',');) a.phases.insert(r);
     }
     else if (k == "--phase-timeout") a.phase_timeout_s = std::stod(next());
+    else if (k == "--preload") a.preload = std::stoull(next());
+    else if (k == "--preload-timeout") a.preload_timeout_s = std::stod(next());
     else if (k[0] != '-') a.flow = k;
     else
       throw std::invalid_argument(
           "usage: engine_turns [FLOW] [--conversations N] [--workers N] [--batch N] [--paced-batch N] "
           "[--producers N] [--inflight N] [--rates R1,R2,..] [--shipped-rate R] [--paced-seconds S] "
-          "[--phase-timeout S] [--phases baseline,throughput,latency,shipped]");
+          "[--phase-timeout S] [--phases baseline,throughput,latency,shipped,preloaded] [--preload N] "
+          "[--preload-timeout S]");
   }
   if (a.conversations < 1 || a.batch < 1 || a.paced_batch < 1 || a.producers < 1 || a.inflight < 1 ||
       a.paced_seconds <= 0 || a.shipped_rate <= 0 || std::ranges::any_of(a.rates, [](double r) { return r <= 0; }))
@@ -625,6 +677,13 @@ int main(int argc, char** argv) {
       std::cerr << "engine_turns: shipped flow (debounce on, fixed rate " << a.shipped_rate << ")...\n";
       out["shipped_flow"] =
           run_engine_phase(a, tmp / "store-shipped", fs::absolute(a.flow), Mode::paced, a.shipped_rate, false);
+    }
+    if (a.phases.count("preloaded")) {
+      std::cerr << "engine_turns: throughput (closed loop) with preloaded conversations...\n";
+      out["preloaded"] = run_engine_phase(a, tmp / "store-preloaded", fast_flow, Mode::closed, 0, true, a.preload);
+      if (out.contains("throughput"))
+        out["ratio_preloaded_to_empty_turns_per_s"] =
+            out["preloaded"]["turns_per_s"].get<double>() / out["throughput"]["turns_per_s"].get<double>();
     }
     if (out.contains("store_baseline") && out.contains("throughput")) {
       double base = out["store_baseline"]["writes_per_s"];

@@ -4,6 +4,12 @@
 # sends to fake_graph) max and fixed rate, for each charla binary given.
 #
 #   BUILD=build-bench bash bench/intake.sh NAME=path/to/charla [NAME2=other/charla ...]
+#   bash bench/intake.sh t1=build-bench/charla@1 t2=build-bench/charla@2   # http.threads 1 vs 2
+#
+# NAME=path@N sets http.threads N in that run's config (binaries older than the key
+# reject it: give those no @). PERF=1 samples each charla's max phase with
+# `perf record -g` (99 Hz) into $OUT/perf_<name>.data and a top-frames summary in
+# $OUT/perf_<name>.txt.
 #
 # Knobs as in run.sh: REQUESTS [50000] CHARLA_REQUESTS [30000] RATE [2000]
 # RATE_SECONDS [10] CONNECTIONS [64] USERS [10000] OUT [new temp dir].
@@ -51,13 +57,14 @@ GRAPH=$!; PIDS+=("$GRAPH")
 wait_http "http://127.0.0.1:$GRAPH_PORT/stats"
 
 for spec in "$@"; do
-  name=${spec%%=*}; bin=${spec#*=}
+  name=${spec%%=*}; bin=${spec#*=}; threads_json=""
+  if [[ $bin == *@* ]]; then threads_json=", \"threads\": ${bin##*@}"; bin=${bin%@*}; fi
   for phase in max rate; do
     dir=$TMP/$name-$phase; mkdir -p "$dir"
     cat >"$dir/charla.json" <<JSON
 {
   "data_dir": "$dir/data", "workers": 2, "flows": ["$SRC/flows/insurance.lua"], "log_level": "warn",
-  "http": { "bind": "127.0.0.1", "port": $CHARLA_PORT }, "store": { "durable": true },
+  "http": { "bind": "127.0.0.1", "port": $CHARLA_PORT$threads_json }, "store": { "durable": true },
   "whatsapp": { "api_base": "http://127.0.0.1:$GRAPH_PORT",
                 "numbers": [ { "phone_number_id": "$PHONE_ID", "max_per_second": 100000 } ] }
 }
@@ -67,7 +74,20 @@ JSON
       "$bin" serve -c "$dir/charla.json" >"$OUT/charla_${name}_$phase.log" 2>&1 &
     pid=$!; PIDS+=("$pid")
     wait_http "http://127.0.0.1:$CHARLA_PORT/healthz"
-    if [[ $phase == max ]]; then load_max "$CHARLA_PORT" "${name}_max" "$CHARLA_REQUESTS" >"$OUT/${name}_max.json"
+    if [[ $phase == max ]]; then
+      perf_pid=""
+      if [[ ${PERF:-0} == 1 ]]; then
+        timeout 120 perf record -F 99 -g -p "$pid" -o "$OUT/perf_$name.data" >/dev/null 2>&1 &
+        perf_pid=$!
+      fi
+      load_max "$CHARLA_PORT" "${name}_max" "$CHARLA_REQUESTS" >"$OUT/${name}_max.json"
+      if [[ -n $perf_pid ]]; then
+        kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true
+        perf report -i "$OUT/perf_$name.data" --no-children --sort comm,dso,symbol --stdio 2>/dev/null |
+          grep -v '^#' | grep '%' | head -40 >"$OUT/perf_$name.txt" || true
+        perf report -i "$OUT/perf_$name.data" --no-children --sort comm --stdio 2>/dev/null |
+          grep -v '^#' | grep '%' | head -12 >"$OUT/perf_${name}_threads.txt" || true
+      fi
     else load_rate "$CHARLA_PORT" "${name}_rate" >"$OUT/${name}_rate.json"; fi
     curl -s "http://127.0.0.1:$CHARLA_PORT/metrics" >"$OUT/metrics_${name}_$phase.txt" || true
     stop_pid "$pid"

@@ -45,6 +45,7 @@ int run_serve(const ServeFlags& flags) {
   so.port = config.http_port;
   so.header_timeout = std::chrono::milliseconds(config.http_header_timeout_ms);
   so.max_connections = static_cast<std::size_t>(config.http_max_connections);
+  so.threads = static_cast<int>(config.http_threads);
   http::Server server(so);
   http::install_health_routes(server, *services->engine, *services->store);
   auto wiring = wire_serve(*services, server);

@@ -162,6 +162,7 @@ void read_file(const std::filesystem::path& file, Config& config, const Env& env
   http.integer("port", config.http_port, 0, 65535);
   http.integer("header_timeout_ms", config.http_header_timeout_ms, 100, 600'000);
   http.integer("max_connections", config.http_max_connections, 1, 1'000'000);
+  http.integer("threads", config.http_threads, 1, 64);
   http.reject_unknown();
   auto log_block = r.child("log");
   log_block.boolean("redact_text", config.log_redact_text);

@@ -75,6 +75,7 @@ struct Config {
   std::string secret_key_hex;
   std::int64_t http_header_timeout_ms = 10'000;  // a request's headers must arrive in this
   std::int64_t http_max_connections = 10'000;   // lowered to fit the fd limit
+  std::int64_t http_threads = 1;                // threads accepting, parsing and answering HTTP
   std::string metrics_token;        // env CHARLA_METRICS_TOKEN; empty: /metrics is open
 
   struct Lua {

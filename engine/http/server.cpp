@@ -421,7 +421,7 @@ void Server::start() {
   impl_->do_accept();
   for (int i = 0; i < std::max(1, o.threads); ++i) impl_->threads.emplace_back([impl = impl_] { impl->run_thread(); });
   log::info("http_listening", {{"bind", o.bind}, {"port", port()}, {"max_connections", impl_->max_connections},
-                               {"header_timeout_ms", o.header_timeout.count()}});
+                               {"header_timeout_ms", o.header_timeout.count()}, {"threads", std::max(1, o.threads)}});
 }
 
 void Server::stop() {

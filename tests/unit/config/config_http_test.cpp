@@ -37,3 +37,12 @@ TEST_CASE("http.max_connections and http.header_timeout_ms are read and checked"
   auto zero = dir.write("zero.json", R"({"http": {"max_connections": 0}})");
   CHECK_THROWS_WITH(load(zero, env_of({})), Catch::Contains("config key 'http.max_connections' must be between 1"));
 }
+
+TEST_CASE("http.threads is read and checked") {
+  charla::test::TempDir dir;
+  CHECK(load(std::nullopt, env_of({})).http_threads == 1);
+  auto file = dir.write("charla.json", R"({"http": {"threads": 4}})");
+  CHECK(load(file, env_of({})).http_threads == 4);
+  auto zero = dir.write("zero.json", R"({"http": {"threads": 0}})");
+  CHECK_THROWS_WITH(load(zero, env_of({})), Catch::Contains("config key 'http.threads' must be between 1 and 64"));
+}

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -224,4 +225,30 @@ TEST_CASE("http server: a bearer-protected path needs the token", "[http]") {
   CHECK(status_of(get(server.port(), "/metrics", "Authorization: Bearer s3cret-and-more\r\n")) == 401);
   CHECK(status_of(get(server.port(), "/metrics", "Authorization: Bearer s3cret\r\n")) == 200);
   CHECK(status_of(get(server.port(), "/healthz")) == 200);
+}
+
+// http.threads: with two threads, a handler that holds its thread (a slow admin call)
+// does not stop another request from being read and answered meanwhile.
+TEST_CASE("http server: with two threads a busy handler does not block other requests", "[http]") {
+  auto o = options();
+  o.threads = 2;
+  Server server(o);
+  std::atomic<bool> released{false};
+  server.route(beast_http::verb::get, "/slow", [&](Request&, Respond respond) {
+    const auto until = std::chrono::steady_clock::now() + 3s;  // bounded even if never released
+    while (!released && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+    respond(Response::json(200, released ? R"({"released":true})" : R"({"released":false})"));
+  });
+  server.route(beast_http::verb::get, "/release", [&](Request&, Respond respond) {
+    released = true;
+    respond(Response::json(200, "{}"));
+  });
+  server.start();
+  std::string slow;
+  std::thread t([&] { slow = get(server.port(), "/slow"); });
+  std::this_thread::sleep_for(100ms);  // /slow is being handled
+  CHECK(status_of(get(server.port(), "/release")) == 200);
+  t.join();
+  CHECK_THAT(slow, Catch::Contains(R"({"released":true})"));
+  server.stop();
 }

@@ -209,7 +209,6 @@ TEST_CASE("store: an intake write queued behind a backlog of normal writes commi
   auto store = Store::open(options);
   std::atomic<int> normal_done{0};
   int normal_done_at_intake = -1;
-  std::atomic<std::uint64_t> commits_at_intake{0};
   std::string intake_error = "<not called>";
   {
     WriterGate gate(*store);
