@@ -1,4 +1,4 @@
-# Precompiled headers (CHARLA_PCH, on by default): the standard library, nlohmann/json and
+# Precompiled headers (CHARLA_PCH, off by default): the standard library, nlohmann/json and
 # Asio/Beast are parsed once per build instead of once per source file, and Catch2 once
 # for all the tests. Two PCHs are built (one for the engine, one for tests) and every
 # other C++ target reuses one of them (REUSE_FROM), so adding a library or a test
