@@ -133,7 +133,7 @@ void Worker::on_turn_result(std::shared_ptr<TurnContext> turn, lua::TurnResult r
     conv.data = std::move(result.data);
     if (flow) conv.flow_version = flow->version;
     if (result.handoff) {
-      if (!conv.paused) conv.paused_ms = engine_.clock_.now_ms();
+      if (!conv.paused) conv.paused_ms = plan.now_ms;  // the turn's time, as its history entries: the message that asked counts
       conv.paused = true;
       conv.handoff_reason = *result.handoff;
     }
