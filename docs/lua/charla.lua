@@ -296,6 +296,7 @@ function Ctx:hours_text() end
 ---@field now? string|number Start of the fake clock: "2026-03-02T09:00:00-03:00", or unix seconds.
 ---@field llm? boolean Whether ctx.llm exists (scripted with t:llm_reply / t:llm_fail).
 ---@field http? boolean Whether ctx.http exists (scripted with t:http_reply / t:http_fail).
+---@field settings? table The flow's ctx.settings, as the config's flow_settings block gives it.
 
 ---@class charla.Expectation
 ---@field contains? string Plain substring of the reply.

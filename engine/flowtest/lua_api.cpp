@@ -174,6 +174,15 @@ int l_session(lua_State* L) {
     if (lua_getfield(L, 2, "name") == LUA_TSTRING) o.name = lua_tostring(L, -1);
     if (lua_getfield(L, 2, "llm") == LUA_TBOOLEAN) o.llm = lua_toboolean(L, -1);
     if (lua_getfield(L, 2, "http") == LUA_TBOOLEAN) o.http = lua_toboolean(L, -1);
+    if (int st = lua_getfield(L, 2, "settings"); st != LUA_TNIL) {
+      std::string error;
+      if (st == LUA_TTABLE && lua::detail::to_json(L, -1, o.settings, error, "settings") && o.settings.empty())
+        o.settings = nlohmann::json::object();  // {} converts as an empty array
+      if (st != LUA_TTABLE || !error.empty() || !o.settings.is_object())
+        throw std::runtime_error("settings must be a table of the flow's settings, as in the config's flow_settings" +
+                                 (error.empty() ? std::string() : ": " + error));
+    }
+    lua_pop(L, 1);
     int t = lua_getfield(L, 2, "now");
     if (t == LUA_TSTRING) {
       auto ms = parse_iso_time(lua_tostring(L, -1));

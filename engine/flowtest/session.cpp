@@ -41,6 +41,9 @@ Session::Session(SessionOptions options, ChannelProfile profile)
   eo.workers = 1;
   eo.flows = {options_.flow};
   eo.timer_tick = std::chrono::milliseconds(0);      // the test fires timers (advance)
+  // The "" block is what a flow with no block of its own reads (ctx_settings.cpp); config
+  // cannot name it, and a session runs one flow, so it is that flow's settings.
+  if (options_.settings.is_object()) eo.host.flow_settings[""] = options_.settings;
   eo.seen_prune_every = std::chrono::milliseconds(0);
   eo.plugins = options_.plugins.is_object() ? options_.plugins : json::object();
   json methods = json::array();

@@ -34,6 +34,7 @@ struct SessionOptions {
   std::int64_t now_ms = 0;            // start of the fake clock
   bool llm = true, http = true;       // register the scripted ctx:llm / ctx:http
   nlohmann::json plugins = nlohmann::json::object();  // further real plugins by name (config blocks)
+  nlohmann::json settings;            // the flow's ctx.settings (as config flow_settings gives it); null: none
   std::chrono::milliseconds turn_wait{30'000};         // longest wait for one turn to commit
 };
 

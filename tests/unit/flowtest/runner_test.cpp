@@ -413,3 +413,36 @@ end)
   CHECK(has(r.output, "demo_test.lua:10: expected an event \"lead.qualified\" with { zona = \"Providencia\" }"));
   CHECK(has(r.output, "lead.qualified { presupuesto = { max = 900 }, zona = \"Ñuñoa\" }"));
 }
+
+TEST_CASE("settings given to charla.test are the flow's ctx.settings; without them it reads an empty table",
+          "[flowtest]") {
+  charla::test::TempDir dir;
+  dir.write("greet.lua", R"lua(
+return {
+  name = "greet", initial = "A",
+  states = { A = { message = function(ctx) ctx:say("saludo: " .. tostring(ctx.settings.saludo)) end } },
+}
+)lua");
+  auto r = run(dir, R"lua(
+test("with settings", function()
+  local t = charla.test("greet.lua", { settings = { saludo = "Buenas" } })
+  t:user("hola")
+  t:expect_reply{ equals = "saludo: Buenas" }
+end)
+test("without settings", function()
+  local t = charla.test("greet.lua")
+  t:user("hola")
+  t:expect_reply{ equals = "saludo: nil" }
+end)
+test("settings that are not a table", function()
+  charla.test("greet.lua", { settings = "Buenas" })
+end)
+)lua");
+  INFO(r.output);
+  CHECK(r.status == 1);
+  CHECK(has(r.output, "ok   with settings\n"));
+  CHECK(has(r.output, "ok   without settings\n"));
+  CHECK(has(r.output, "FAIL settings that are not a table\n"));
+  CHECK(has(r.output, "settings must be a table of the flow's settings"));
+  CHECK(has(r.output, "2 passed, 1 failed\n"));
+}
