@@ -118,7 +118,7 @@ TEST_CASE("wrong types inside a message are tolerated", "[webhook][malformed]") 
   SECTION("type missing or not a string is kept as unknown") {
     json m = text_message("wamid.T");
     m["type"] = 5;
-    const auto b = parse_ok(body_with(value_with({m})));
+    const auto b = parse_ok(body_with(value_with(json::array({m}))));
     REQUIRE(b.messages.size() == 1);
     CHECK(b.messages[0].type == "unknown");
     CHECK(has_warning(b, "entry[0].changes[0].value.messages[0]: missing type; kept as \"unknown\""));
@@ -127,7 +127,7 @@ TEST_CASE("wrong types inside a message are tolerated", "[webhook][malformed]") 
     for (json ts : {json("abc"), json("-5"), json(""), json::array(), json(-1), json("12x")}) {
       json m = text_message("wamid.T");
       m["timestamp"] = ts;
-      const auto b = parse_ok(body_with(value_with({m})));
+      const auto b = parse_ok(body_with(value_with(json::array({m}))));
       REQUIRE(b.messages.size() == 1);
       CHECK(b.messages[0].timestamp == 0);
       CHECK(has_warning(b, "entry[0].changes[0].value.messages[0]: missing or invalid timestamp; using 0"));
@@ -137,7 +137,7 @@ TEST_CASE("wrong types inside a message are tolerated", "[webhook][malformed]") 
     json m = text_message("wamid.T");
     m["timestamp"] = 1793000000;
     m["from"] = 5215550000001LL;
-    const auto b = parse_ok(body_with(value_with({m})));
+    const auto b = parse_ok(body_with(value_with(json::array({m}))));
     REQUIRE(b.messages.size() == 1);
     CHECK(b.messages[0].timestamp == 1793000000);
     CHECK(b.messages[0].user == "5215550000001");
@@ -163,7 +163,7 @@ TEST_CASE("wrong types inside a message are tolerated", "[webhook][malformed]") 
       m["id"] = "wamid.odd";
       m["from"] = "5215550000001";
       m["timestamp"] = "1793000000";
-      const auto b = parse_ok(body_with(value_with({m})));
+      const auto b = parse_ok(body_with(value_with(json::array({m}))));
       REQUIRE(b.messages.size() == 1);
       const json& msg = b.messages[0].msg;
       CHECK(msg["id"] == "wamid.odd");
@@ -174,7 +174,7 @@ TEST_CASE("wrong types inside a message are tolerated", "[webhook][malformed]") 
   SECTION("location coordinates given as numeric strings are converted") {
     json m = {{"id", "wamid.L"}, {"from", "1"}, {"timestamp", "1"}, {"type", "location"},
               {"location", {{"latitude", "19.5"}, {"longitude", "west"}}}};
-    const auto b = parse_ok(body_with(value_with({m})));
+    const auto b = parse_ok(body_with(value_with(json::array({m}))));
     REQUIRE(b.messages.size() == 1);
     CHECK(b.messages[0].msg["location"]["latitude"] == 19.5);
     CHECK_FALSE(b.messages[0].msg["location"].contains("longitude"));
@@ -228,7 +228,7 @@ TEST_CASE("wrong types at the value level", "[webhook][malformed]") {
     json m = text_message("wamid.A");
     m.erase("from");
     m["from_user_id"] = "MX.1";
-    json v = value_with({m});
+    json v = value_with(json::array({m}));
     v["contacts"] = {{{"profile", {{"name", "Ana"}}}, {"wa_id", "5215550000001"}, {"user_id", "MX.1"}}};
     const auto b = parse_ok(body_with(v));
     REQUIRE(b.messages.size() == 1);
@@ -263,7 +263,7 @@ TEST_CASE("wrong types at the value level", "[webhook][malformed]") {
 TEST_CASE("unknown message types are kept with their raw object", "[webhook]") {
   json m = {{"from", "5215550000001"}, {"id", "wamid.P"}, {"timestamp", "1793000000"}, {"type", "poll_vote"},
             {"poll_vote", {{"option", 2}, {"deep", {{"a", {{"b", {{"c", json::array({1, 2, 3})}}}}}}}}}};
-  const auto b = parse_ok(body_with(value_with({m})));
+  const auto b = parse_ok(body_with(value_with(json::array({m}))));
   REQUIRE(b.messages.size() == 1);
   CHECK(b.messages[0].type == "poll_vote");
   CHECK(b.messages[0].msg["raw"] == m);
@@ -288,7 +288,7 @@ TEST_CASE("WhatsApp Flow answers expose the parsed response_json", "[webhook]") 
               {"nfm_reply", {{"name", "flow"}, {"body", "Sent"}, {"response_json", R"({"flow_token":"t","edad":38})"}}}};
   json m = {{"from", "5215550000001"}, {"id", "wamid.F"}, {"timestamp", "1"}, {"type", "interactive"},
             {"interactive", nfm}};
-  auto b = parse_ok(body_with(value_with({m})));
+  auto b = parse_ok(body_with(value_with(json::array({m}))));
   REQUIRE(b.messages.size() == 1);
   CHECK(b.messages[0].msg["flow"]["name"] == "flow");
   CHECK(b.messages[0].msg["flow"]["body"] == "Sent");
@@ -296,7 +296,7 @@ TEST_CASE("WhatsApp Flow answers expose the parsed response_json", "[webhook]") 
   CHECK(b.messages[0].msg["text"] == "Sent");
 
   m["interactive"]["nfm_reply"]["response_json"] = "{not json";
-  b = parse_ok(body_with(value_with({m})));
+  b = parse_ok(body_with(value_with(json::array({m}))));
   REQUIRE(b.messages.size() == 1);
   CHECK(b.messages[0].msg["flow"]["response"] == "{not json");
 }
@@ -304,7 +304,7 @@ TEST_CASE("WhatsApp Flow answers expose the parsed response_json", "[webhook]") 
 TEST_CASE("reaction with an empty emoji is a removal", "[webhook]") {
   json m = {{"from", "1"}, {"id", "wamid.R"}, {"timestamp", "1"}, {"type", "reaction"},
             {"reaction", {{"message_id", "wamid.X"}, {"emoji", ""}}}};
-  const auto b = parse_ok(body_with(value_with({m})));
+  const auto b = parse_ok(body_with(value_with(json::array({m}))));
   REQUIRE(b.messages.size() == 1);
   CHECK_FALSE(b.messages[0].msg["reaction"].contains("emoji"));
 }
