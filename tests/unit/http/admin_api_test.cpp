@@ -30,29 +30,13 @@ struct Reply {
   json parsed() const { return json::parse(body, nullptr, false); }
 };
 
-struct Harness {
-  TempDir dir;
-  std::unique_ptr<store::Store> store;
-  runtime::ManualClock clock;
-  RecordingChannel channel;
-  std::unique_ptr<runtime::Engine> engine;
+struct Harness : EngineRig {
   std::unique_ptr<http::Server> server;
 
-  Harness() {
-    auto flow = dir.write("flow.lua", R"(
+  Harness() : EngineRig(R"(
 return { name = "echo", initial = "A",
   states = { A = { message = function(ctx, msg) ctx:say("eco " .. msg.text) end } } }
-)");
-    store::Store::Options so;
-    so.dir = dir.path() / "data";
-    store = store::Store::open(so);
-    channel.mark_delivered_in(*store);
-    runtime::EngineOptions options;
-    options.workers = 2;
-    options.flows = {flow};
-    options.timer_tick = std::chrono::milliseconds(0);
-    engine = std::make_unique<runtime::Engine>(options, *store, clock);
-    engine->add_channel(channel);
+)") {
     http::ServerOptions server_options;
     server_options.port = 0;
     server = std::make_unique<http::Server>(server_options);

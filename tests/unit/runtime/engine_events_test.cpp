@@ -31,29 +31,13 @@ return {
 }
 )";
 
-struct Harness {
-  TempDir dir;
-  std::unique_ptr<store::Store> store;
-  runtime::ManualClock clock;
-  RecordingChannel channel;
-  std::unique_ptr<runtime::Engine> engine;
+struct Harness : EngineRig {
   std::mutex mutex;
   std::vector<runtime::TurnReport> reports;
 
-  explicit Harness(std::vector<runtime::EventSubscription> webhooks) {
-    auto flow = dir.write("flow.lua", kLeadFlow);
-    store::Store::Options so;
-    so.dir = dir.path() / "data";
-    so.durable = false;
-    store = store::Store::open(so);
-    channel.mark_delivered_in(*store);
-    runtime::EngineOptions options;
-    options.workers = 2;
-    options.flows = {flow};
-    options.timer_tick = std::chrono::milliseconds(0);
-    options.event_webhooks = std::move(webhooks);
-    engine = std::make_unique<runtime::Engine>(options, *store, clock);
-    engine->add_channel(channel);
+  explicit Harness(std::vector<runtime::EventSubscription> webhooks)
+      : EngineRig(kLeadFlow, {.store = [](store::Store::Options& o) { o.durable = false; },
+                              .engine = [&webhooks](runtime::EngineOptions& o) { o.event_webhooks = webhooks; }}) {
     engine->add_turn_observer([this](const runtime::TurnReport& r) {
       std::lock_guard lock(mutex);
       reports.push_back(r);

@@ -15,39 +15,19 @@ using nlohmann::json;
 
 namespace {
 
-struct Harness {
-  TempDir dir;
-  std::unique_ptr<store::Store> store;
-  runtime::ManualClock clock;
-  RecordingChannel channel;
-  std::unique_ptr<runtime::Engine> engine;
-
-  explicit Harness(const std::string& flow_text) {
-    auto flow = dir.write("flow.lua", flow_text);
-    store::Store::Options so;
-    so.dir = dir.path() / "data";
-    // Durable commits (fsync) leave time between a write's submit and its commit: the
-    // window in which a turn must not read the record an admin write is replacing.
-    so.durable = true;
-    store = store::Store::open(so);
-    channel.mark_delivered_in(*store);
-    runtime::EngineOptions options;
-    options.workers = 2;
-    options.flows = {flow};
-    options.history_limit = 1000;
-    options.timer_tick = std::chrono::milliseconds(0);  // the test fires timers
-    engine = std::make_unique<runtime::Engine>(options, *store, clock);
-    engine->add_channel(channel);
+struct Harness : EngineRig {
+  // Durable commits (fsync) leave time between a write's submit and its commit: the
+  // window in which a turn must not read the record an admin write is replacing.
+  explicit Harness(const std::string& flow_text)
+      : EngineRig(flow_text, {.store = [](store::Store::Options& o) { o.durable = true; },
+                              .engine = [](runtime::EngineOptions& o) { o.history_limit = 1000; }}) {
     engine->start();
   }
-  static std::string key(const std::string& user) { return runtime::conversation_key("test", "acct", user); }
   runtime::Conversation conversation(const std::string& user) {
-    auto txn = store->read();
-    auto raw = txn.get(store::Db::conv, key(user));
-    REQUIRE(raw);
-    return runtime::Conversation::from_json(key(user), json::parse(*raw));
+    auto c = stored(user);
+    REQUIRE(c);
+    return *c;
   }
-  std::vector<std::string> texts(const std::string& user) { return channel.texts(key(user)); }
   void say(const std::string& user, const std::string& text) {
     auto n = channel.count();
     REQUIRE(accept_all(*engine, {text_event(user, text)}).error.empty());

@@ -26,29 +26,8 @@ return {
 }
 )";
 
-struct Harness {
-  TempDir dir;
-  std::unique_ptr<store::Store> store;
-  runtime::ManualClock clock;
-  RecordingChannel channel;
-  std::unique_ptr<runtime::Engine> engine;
-
-  Harness() {
-    auto flow = dir.write("flow.lua", kEcho);
-    store::Store::Options so;
-    so.dir = dir.path() / "data";
-    store = store::Store::open(so);
-    channel.mark_delivered_in(*store);
-    runtime::EngineOptions options;
-    options.workers = 2;
-    options.flows = {flow};
-    options.timer_tick = std::chrono::milliseconds(0);
-    options.inbox_max_attempts = 3;
-    engine = std::make_unique<runtime::Engine>(options, *store, clock);
-    engine->add_channel(channel);
-  }
-  static std::string key(const std::string& user) { return runtime::conversation_key("test", "acct", user); }
-  std::vector<std::string> texts(const std::string& user) { return channel.texts(key(user)); }
+struct Harness : EngineRig {
+  Harness() : EngineRig(kEcho, {.store = {}, .engine = [](runtime::EngineOptions& o) { o.inbox_max_attempts = 3; }}) {}
   // An inbox entry as a previous process left it; `attempts` recovered runs already made.
   std::uint64_t leave_in_inbox(const std::string& user, const std::string& text, std::uint64_t attempts = 0) {
     std::uint64_t seq = 0;

@@ -14,44 +14,18 @@ using nlohmann::json;
 
 namespace {
 
-struct Harness {
-  TempDir dir;
-  std::unique_ptr<store::Store> store;
-  runtime::ManualClock clock;
-  RecordingChannel channel;
-  std::unique_ptr<runtime::Engine> engine;
-
-  explicit Harness(const std::string& flow_text) {
-    auto flow = dir.write("flow.lua", flow_text);
-    store::Store::Options so;
-    so.dir = dir.path() / "data";
-    store = store::Store::open(so);
-    channel.mark_delivered_in(*store);
-    make_engine(flow);
-  }
-  void make_engine(const std::filesystem::path& flow) {
-    runtime::EngineOptions options;
-    options.workers = 2;
-    options.flows = {flow};
-    options.timer_tick = std::chrono::milliseconds(0);  // the test fires timers
-    options.host.instruction_budget = 100'000;
-    engine = std::make_unique<runtime::Engine>(options, *store, clock);
-    engine->add_channel(channel);
-  }
+struct Harness : EngineRig {
+  explicit Harness(const std::string& flow_text)
+      : EngineRig(flow_text, {.store = {}, .engine = [](runtime::EngineOptions& o) { o.host.instruction_budget = 100'000; }}) {}
   void restart() {
     engine->stop();
-    make_engine(dir.path() / "flow.lua");
+    make_engine();
     engine->start();
   }
   runtime::Conversation conversation(const std::string& user) {
-    auto txn = store->read();
-    auto key = runtime::conversation_key("test", "acct", user);
-    auto raw = txn.get(store::Db::conv, key);
-    REQUIRE(raw);
-    return runtime::Conversation::from_json(key, json::parse(*raw));
-  }
-  std::vector<std::string> texts(const std::string& user) {
-    return channel.texts(runtime::conversation_key("test", "acct", user));
+    auto c = stored(user);
+    REQUIRE(c);
+    return *c;
   }
 };
 

@@ -2,13 +2,20 @@
 // Shared pieces for runtime tests: a channel that records what the engine
 // dispatches, inbound events, and bounded waiting. Flows are written on the fly into
 // a TempDir, which also holds the store's data dir.
+#include "runtime/conversation.hpp"
 #include "runtime/engine.hpp"
 #include "support/temp_dir.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <memory>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +92,50 @@ inline runtime::AcceptResult accept_all(runtime::Engine& engine, std::vector<run
   cv.wait_for(lock, std::chrono::seconds(30), [&] { return done; });
   return result;
 }
+
+// The setup engine-level tests share: a flow written into a TempDir, a store in it, a
+// manual clock, a recording channel and an Engine on them (not started: a test adds its
+// observers first). `tune` adjusts the store's and the engine's options before use
+// (durable commits, event webhooks, budgets); the engine options are kept for restarts.
+struct EngineRig {
+  struct Tuning {
+    std::function<void(store::Store::Options&)> store;
+    std::function<void(runtime::EngineOptions&)> engine;
+  };
+
+  TempDir dir;
+  std::unique_ptr<store::Store> store;
+  runtime::ManualClock clock;
+  RecordingChannel channel;
+  runtime::EngineOptions options;
+  std::unique_ptr<runtime::Engine> engine;
+
+  explicit EngineRig(const std::string& flow_text, const Tuning& tune = {}) {
+    auto flow = dir.write("flow.lua", flow_text);
+    store::Store::Options so;
+    so.dir = dir.path() / "data";
+    if (tune.store) tune.store(so);
+    store = store::Store::open(so);
+    channel.mark_delivered_in(*store);
+    options.workers = 2;
+    options.flows = {flow};
+    options.timer_tick = std::chrono::milliseconds(0);  // the test fires timers
+    if (tune.engine) tune.engine(options);
+    make_engine();
+  }
+  void make_engine() {
+    engine = std::make_unique<runtime::Engine>(options, *store, clock);
+    engine->add_channel(channel);
+  }
+  static std::string key(const std::string& user) { return runtime::conversation_key("test", "acct", user); }
+  std::vector<std::string> texts(const std::string& user) { return channel.texts(key(user)); }
+  // The stored record; nullopt when there is none.
+  std::optional<runtime::Conversation> stored(const std::string& user) {
+    auto raw = store->read().get(store::Db::conv, key(user));
+    if (!raw) return std::nullopt;
+    return runtime::Conversation::from_json(key(user), nlohmann::json::parse(*raw));
+  }
+};
 
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
