@@ -1,5 +1,6 @@
 // Arbitrary admin requests (method, path, query, JSON body) against the real admin
-// routes (engine/http/admin_api.cpp and channels/whatsapp/admin_routes.cpp), served by
+// routes (engine/http/admin_api.cpp, channels/whatsapp/admin_routes.cpp and the agent
+// send and compatibility routes of channels/whatsapp/send_routes.cpp), served by
 // the real HTTP server on 127.0.0.1 with a real engine and store behind it. The admin
 // token is always right, so every input reaches the handlers.
 // Invariants: the process never crashes (an exception escaping a handler ends it), every
@@ -16,7 +17,9 @@
 #include "runtime/event.hpp"
 #include "store/store.hpp"
 #include "whatsapp/admin_routes.hpp"
+#include "whatsapp/agent_send.hpp"
 #include "whatsapp/outbox_sender.hpp"
+#include "whatsapp/send_routes.hpp"
 #include "whatsapp/token_vault.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -78,6 +81,15 @@ constexpr Target kTargets[] = {
     {bhttp::verb::post, "/admin/outbox/"},
     {bhttp::verb::post, "/admin/whatsapp/"},
     {bhttp::verb::post, "/admin/whatsapp/111/"},
+    {bhttp::verb::get, "/admin/handoffs"},
+    {bhttp::verb::get, "/admin/flows/"},
+    {bhttp::verb::post, "/admin/send"},
+    {bhttp::verb::post, "/admin/send-interactive"},
+    {bhttp::verb::post, "/whatsapp/send"},
+    {bhttp::verb::post, "/whatsapp/send-interactive"},
+    {bhttp::verb::post, "/api/integrations/whatsapp/send"},
+    {bhttp::verb::get, "/whatsapp/status"},
+    {bhttp::verb::get, "/admin/outbox/"},
 };
 
 struct Fixture {
@@ -99,7 +111,8 @@ struct Fixture {
     eo.timer_tick = std::chrono::milliseconds(0);
     engine = std::make_unique<runtime::Engine>(eo, *store, clock);
 
-    wa.api_base = "http://127.0.0.1:9";  // never reached: the admin API sends nothing itself
+    // Port 9 refuses: a send the agent routes queue fails and is retried in the background.
+    wa.api_base = "http://127.0.0.1:9";
     wa.numbers.push_back({"111", "", "fuzz-token", "fuzz-secret", 80});
     sender = std::make_unique<whatsapp::OutboxSender>(wa, *store, *engine);
     engine->add_channel(*sender);
@@ -109,6 +122,8 @@ struct Fixture {
     server = std::make_unique<http::Server>(ho);
     http::install_admin_routes(*server, kToken, *engine);
     whatsapp::install_admin_routes(*server, kToken, *engine, *sender, wa, vault);
+    agent_send = std::make_unique<whatsapp::AgentSend>(*engine, *sender, wa, 50);
+    whatsapp::install_send_routes(*server, kToken, *engine, *agent_send, wa, *sender);
     engine->start();
     server->start();
     seed_conversation();
@@ -175,6 +190,7 @@ struct Fixture {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<runtime::Engine> engine;
   std::unique_ptr<whatsapp::OutboxSender> sender;
+  std::unique_ptr<whatsapp::AgentSend> agent_send;
   std::unique_ptr<http::Server> server;
   asio::io_context io;
   std::unique_ptr<beast::tcp_stream> stream;
