@@ -16,6 +16,8 @@ Steps (screenshots of each in --artifacts):
   agent_reply    from the conversation view, an agent reply reaches the fake Graph API and
                  shows in the transcript marked as an agent's
   resume         Resume gives it back to the flow: the next message is answered by the flow
+  pause_state_reset  Pause, Set state (with enter) and Reset (confirm dialog) clicked in the
+                 console change the stored conversation; a new message then starts afresh
   phone_width    at 390 px wide the conversation view has no horizontal scroll
   window_closed_template  an agent's free text to a customer who has not written in 24 h is
                  refused; the console shows the template form and the template is sent
@@ -42,7 +44,10 @@ from charla_process import ADMIN_TOKEN  # noqa: E402
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:
     print("FAIL: python3-selenium is not installed (apt-get install chromium chromium-driver python3-selenium;"
           " .ci/install-deps does it)", file=sys.stderr)
@@ -63,6 +68,10 @@ return {
           ctx:say("eco: " .. (msg.text or ""))
         end
       end,
+    },
+    CIERRE = {
+      enter = function(ctx) ctx:say("cierre: gracias por escribir") end,
+      message = function(ctx, msg) ctx:say("cierre eco: " .. (msg.text or "")) end,
     },
   },
 }
@@ -134,13 +143,31 @@ def find(env, css):
     return found[0] if found else None
 
 
+# The console re-renders what it polls (every 2 s): an element found a moment ago may
+# have been replaced. A stale element counts as "not there yet" and is looked up again.
 def wait_css(env, css, timeout, what, text=None):
     def ready():
-        el = find(env, css)
-        if el is None or not el.is_displayed():
+        try:
+            el = find(env, css)
+            if el is None or not el.is_displayed():
+                return None
+            return el if text is None or text in el.text else None
+        except StaleElementReferenceException:
             return None
-        return el if text is None or text in el.text else None
     return wait_until(ready, timeout, what, interval=0.1)
+
+
+def click(env, css, timeout=10):
+    def clicked():
+        try:
+            el = find(env, css)
+            if el is None or not el.is_displayed():
+                return False
+            el.click()
+            return True
+        except StaleElementReferenceException:
+            return False
+    wait_until(clicked, timeout, "a click on " + css, interval=0.1)
 
 
 def graph_texts(env, to):
@@ -167,12 +194,12 @@ def test_sign_in(env):
     STATE["lang"] = b.execute_script("return document.documentElement.lang")
     check_eq(STATE["lang"], "es", "UI language for an es-CL browser")
     find(env, "#token").send_keys("not-the-token")
-    find(env, "#signin").click()
+    click(env, "#signin")
     wait_css(env, "#signin-error", 10, "the wrong-token message", text="Token incorrecto")
     shot(env, "01-signin-wrong-token")
     find(env, "#token").clear()
     find(env, "#token").send_keys(ADMIN_TOKEN)
-    find(env, "#signin").click()
+    click(env, "#signin")
     wait_css(env, "#conversation-list", 10, "the conversation list after sign-in")
     check_eq(b.execute_script("return sessionStorage.getItem('charla.token')"), ADMIN_TOKEN, "token in sessionStorage")
     check_eq(b.execute_script("return document.cookie"), "", "cookies")
@@ -205,12 +232,12 @@ def test_handoff_queue(env):
 
 
 def test_agent_reply(env):
-    find(env, '#conversation-list li[data-key="%s"]' % env.key).click()
+    click(env, '#conversation-list li[data-key="%s"]' % env.key)
     wait_css(env, "#transcript", 10, "the transcript", text="agente")
     wait_css(env, "#btn-resume", 10, "the Resume button of a paused conversation")
     find(env, "#reply-agent").send_keys("Ana")
     find(env, "#reply-text").send_keys("Hola Camila, soy Ana. ¿En qué te ayudo?")
-    find(env, "#reply-send").click()
+    click(env, "#reply-send")
     env.fake.wait_for(lambda rs: "Hola Camila, soy Ana. ¿En qué te ayudo?" in graph_texts(env, env.user), 15,
                       "the agent's reply at the fake Graph API")
     wait_css(env, "#transcript .bubble.agent", 10, "the agent bubble in the transcript", text="soy Ana")
@@ -219,7 +246,7 @@ def test_agent_reply(env):
 
 def test_resume(env):
     before = len(graph_texts(env, env.user))
-    find(env, "#btn-resume").click()
+    click(env, "#btn-resume")
     wait_until(lambda: not env.charla.conversation(env.key)["paused"], 10, "the conversation resumed")
     wait_css(env, "#btn-pause", 10, "the Pause button once resumed")
     env.send_text(MESA_NUMBER, env.user, "gracias", name="Camila Rojas")
@@ -227,6 +254,30 @@ def test_resume(env):
     check(len(graph_texts(env, env.user)) > before, "a reply after resume")
     wait_css(env, "#transcript", 10, "the flow's answer in the transcript", text="eco: gracias")
     shot(env, "05-resumed")
+
+
+def test_pause_state_reset(env):
+    # The operator controls besides Resume: Pause, Set state with its enter, and Reset
+    # (behind a confirm dialog), each clicked as an agent would and checked in the store.
+    click(env, "#btn-pause")
+    wait_until(lambda: env.charla.conversation(env.key)["paused"], 10, "the conversation paused from the console")
+    wait_css(env, "#btn-resume", 10, "the Resume button once paused")
+    click(env, "#btn-resume")
+    wait_until(lambda: not env.charla.conversation(env.key)["paused"], 10, "resumed again")
+    wait_css(env, "#btn-pause", 10, "the Pause button once resumed")
+    Select(find(env, "#state-select")).select_by_value("CIERRE")
+    click(env, "#run-enter")
+    click(env, "#btn-state")
+    wait_until(lambda: env.charla.conversation(env.key)["state"] == "CIERRE", 10, "state set to CIERRE")
+    env.fake.wait_for(lambda rs: "cierre: gracias por escribir" in graph_texts(env, env.user), 15,
+                      "CIERRE's enter reply (run enter ticked)")
+    shot(env, "05b-state-set")
+    click(env, "#btn-reset")
+    WebDriverWait(env.browser, 5).until(EC.alert_is_present()).accept()
+    wait_until(lambda: env.charla.conversation(env.key) is None, 10, "the conversation reset (gone from the store)")
+    env.send_text(MESA_NUMBER, env.user, "hola de nuevo", name="Camila Rojas")
+    env.fake.wait_for(lambda rs: "eco: hola de nuevo" in graph_texts(env, env.user), 15,
+                      "a fresh conversation at the initial state after reset")
 
 
 def test_phone_width(env):
@@ -237,7 +288,7 @@ def test_phone_width(env):
     inner = b.execute_script("return window.innerWidth")
     shot(env, "06-phone-conversation")
     check(width <= inner, "horizontal scroll at 390 px: page %d px wide in a %d px window" % (width, inner))
-    find(env, "#btn-back").click()
+    click(env, "#btn-back")
     wait_css(env, "#conversation-list", 10, "the list at phone width")
     shot(env, "07-phone-list")
     width = b.execute_script("return document.documentElement.scrollWidth")
@@ -255,15 +306,16 @@ def test_window_closed_template(env):
                                                  "template": {"name": "reengage", "language": "es"}})
     check_eq(r.status, 200, "template to a new phone via the API (%r)" % r)
     wait_until(lambda: env.charla.conversation(key), 10, "the conversation of the first template")
-    find(env, 'button[data-tab="conversations"]').click()
-    wait_css(env, '#conversation-list li[data-key="%s"]' % key, 15, "the cold conversation in the list").click()
+    click(env, 'button[data-tab="conversations"]')
+    wait_css(env, '#conversation-list li[data-key="%s"]' % key, 15, "the cold conversation in the list")
+    click(env, '#conversation-list li[data-key="%s"]' % key)
     wait_css(env, "#reply-text", 10, "the reply box")
     find(env, "#reply-text").send_keys("¿Sigues interesado?")
-    find(env, "#reply-send").click()
+    click(env, "#reply-send")
     wait_css(env, "#template-box", 10, "the template form after window_closed")
     find(env, "#template-name").send_keys("seguimiento")
     find(env, "#template-params").send_keys("Camila")
-    find(env, "#template-send").click()
+    click(env, "#template-send")
     env.fake.wait_for(lambda rs: any(r.template_name == "seguimiento" for r in env.fake.requests(to=cold)), 15,
                       "the template from the console at the fake Graph API")
     check(not any(r.text == "¿Sigues interesado?" for r in env.fake.requests(to=cold)), "free text sent outside the window")
@@ -275,7 +327,7 @@ def test_dead_letter_retry(env):
     env.fake.script(user, [Reply.error("error-500.html")] * 4)  # max_attempts 4: then a dead letter
     env.send_text(MESA_NUMBER, user, "hola")
     rows = wait_until(lambda: env.outbox_rows(to=user, status="dead"), 20, "the reply dead-lettered")
-    find(env, 'button[data-tab="dead"]').click()
+    click(env, 'button[data-tab="dead"]')
     item = wait_css(env, '#dead-list li[data-seq="%s"]' % rows[0]["seq"], 10, "the dead letter in the console")
     shot(env, "09-dead-letters")
     item.find_element(By.CSS_SELECTOR, "button.retry").click()
@@ -285,15 +337,15 @@ def test_dead_letter_retry(env):
 
 
 def test_panels(env):
-    find(env, 'button[data-tab="flows"]').click()
+    click(env, 'button[data-tab="flows"]')
     wait_css(env, "#flow-detail svg.graph", 10, "a flow diagram")
-    find(env, 'button[data-flow="insurance"]').click()
+    click(env, 'button[data-flow="insurance"]')
     wait_css(env, "#flow-detail", 10, "the insurance diagram", text="NEEDS_ANALYSIS")
     shot(env, "10-flows")
-    find(env, 'button[data-tab="status"]').click()
+    click(env, 'button[data-tab="status"]')
     wait_css(env, "#status-table", 10, "the status panel", text="turns")
     shot(env, "11-status")
-    find(env, "#lang").click()
+    click(env, "#lang")
     wait_css(env, 'button[data-tab="status"]', 5, "English tab names", text="Status")
     logs = env.browser.get_log("browser")
     # HTTP error statuses show as SEVERE "network" entries (the refused wrong token above):
@@ -307,6 +359,7 @@ def main():
     args = parse_args()
     tests = [("headers", test_headers), ("sign_in", test_sign_in), ("live_list", test_live_list),
              ("handoff_queue", test_handoff_queue), ("agent_reply", test_agent_reply), ("resume", test_resume),
+             ("pause_state_reset", test_pause_state_reset),
              ("phone_width", test_phone_width), ("window_closed_template", test_window_closed_template),
              ("dead_letter_retry", test_dead_letter_retry), ("panels", test_panels)]
     return run(tests, lambda: make_env(args), args, budget_s=150, title="test_console (Chromium)")
