@@ -56,7 +56,7 @@ void Worker::post(InboundEvent event) {
 void Worker::post_task(std::string conversation, std::function<void()> fn) {
   asio::post(io_, [this, key = std::move(conversation), fn = std::move(fn)]() mutable {
     auto& box = mailboxes_[key];
-    box.tasks.push_back(AdminTask{std::move(fn), {}, {}});
+    box.tasks.push_back(std::move(fn));
     start_next(key);
   });
 }
@@ -84,35 +84,26 @@ void Worker::post_held_task(std::string conversation, Engine::HeldTask fn) {
   });
 }
 
+// An operator write holds the mailbox (post_held_task) until it has committed and
+// `then` has run: a turn started meanwhile would read the record from before it and
+// commit over it (a reset undone, a resume lost).
 void Worker::post_write(std::string conversation, Engine::AdminWrite write, Engine::AdminThen then) {
-  asio::post(io_, [this, key = std::move(conversation), write = std::move(write), then = std::move(then)]() mutable {
-    auto& box = mailboxes_[key];
-    box.tasks.push_back(AdminTask{{}, std::move(write), std::move(then)});
-    start_next(key);
-  });
-}
-
-// The mailbox counts as running until the write has committed: a turn started
-// meanwhile would read the record from before it and commit over it (a reset undone,
-// a resume lost).
-void Worker::start_admin_write(const std::string& key, Mailbox& box, AdminTask task) {
-  box.running = true;
-  ++active_;
-  engine_.store_.submit(std::move(task.write), [this, key, then = std::move(task.then)](const std::string& error) {
-    asio::post(io_, [this, key, then, error] {
-      std::vector<InboundEvent> first;
-      try {
-        if (then) first = then(error);
-      } catch (const std::exception& e) {
-        engine_.note_loop_exception();
-        log::error("admin_task_failed", {{"conversation", key}, {"error", e.what()}});
-      }
-      auto& box = mailboxes_[key];
-      for (auto it = first.rbegin(); it != first.rend(); ++it) box.queue.push_front(std::move(*it));
-      cache_.erase(key);
-      box.running = false;
-      --active_;
-      start_next(key);
+  post_held_task(conversation, [this, key = conversation, write = std::move(write),
+                                then = std::move(then)](std::function<void()> release) mutable {
+    engine_.store_.submit(std::move(write), [this, key, then = std::move(then), release](const std::string& error) {
+      asio::post(io_, [this, key, then, release, error] {
+        std::vector<InboundEvent> first;
+        try {
+          if (then) first = then(error);
+        } catch (const std::exception& e) {
+          engine_.note_loop_exception();
+          log::error("admin_task_failed", {{"conversation", key}, {"error", e.what()}});
+        }
+        auto& box = mailboxes_[key];
+        for (auto it = first.rbegin(); it != first.rend(); ++it) box.queue.push_front(std::move(*it));
+        cache_.erase(key);
+        release();
+      });
     });
   });
 }
@@ -154,9 +145,8 @@ void Worker::start_next(const std::string& key) {
     auto task = std::move(box.tasks.front());
     box.tasks.pop_front();
     cache_.erase(key);  // admin tasks may rewrite the record
-    if (task.write) return start_admin_write(key, box, std::move(task));
     try {
-      task.run();
+      task();
     } catch (const std::exception& e) {
       engine_.note_loop_exception();
       log::error("admin_task_failed", {{"conversation", key}, {"error", e.what()}});

@@ -47,14 +47,9 @@ class Worker {
   std::size_t suspended_turns() const { return suspended_.load(); }
 
  private:
-  struct AdminTask {
-    std::function<void()> run;       // runs on the worker, or:
-    Engine::AdminWrite write;        // a store write the conversation waits for
-    Engine::AdminThen then;
-  };
   struct Mailbox {
     std::deque<InboundEvent> queue;
-    std::deque<AdminTask> tasks;               // admin operations, run between turns
+    std::deque<std::function<void()>> tasks;   // admin operations, run between turns
     bool running = false;
     bool debounce_armed = false;
     // The stored record could not be read: events wait here (and in the inbox) until
@@ -71,7 +66,6 @@ class Worker {
   void enqueue(InboundEvent event);
   void start_next(const std::string& key);
   void finish_mailbox_if_idle(const std::string& key);
-  void start_admin_write(const std::string& key, Mailbox& box, AdminTask task);
   bool should_debounce(Mailbox& box, const Conversation& conv, const std::string& key);
   std::vector<InboundEvent> take_batch(Mailbox& box, const Conversation& conv);
   Cached load(const std::string& key, const InboundEvent& first);
