@@ -1,4 +1,5 @@
 #include "events/event_sender.hpp"
+#include "log/thread_name.hpp"
 
 #include "log/log.hpp"
 #include "net/http_client.hpp"
@@ -218,6 +219,7 @@ EventSender::EventSender(const config::EventsConfig& config, store::Store& store
   impl_->wake = std::make_unique<asio::steady_timer>(impl_->io);
   asio::post(impl_->io, [impl = impl_.get()] { impl->request_scan(); });
   impl_->thread = std::thread([impl = impl_.get()] {
+    log::name_this_thread("event-sender");
     auto guard = asio::make_work_guard(impl->io);
     for (;;) {  // an exception that reaches the loop is logged and counted; sending goes on
       try {

@@ -1,4 +1,5 @@
 #include "runtime/engine.hpp"
+#include "log/thread_name.hpp"
 
 #include "log/log.hpp"
 #include "runtime/conversation.hpp"
@@ -68,7 +69,10 @@ void Engine::start() {
   for (auto& w : workers_) w->start();
   running_ = true;
   recover();
-  if (options_.timer_tick.count() > 0) shared_->poller = std::thread([this] { poll_timers_loop(); });
+  if (options_.timer_tick.count() > 0) shared_->poller = std::thread([this] {
+    log::name_this_thread("timers");
+    poll_timers_loop();
+  });
 }
 
 void Engine::stop() {

@@ -1,4 +1,5 @@
 #include "runtime/worker.hpp"
+#include "log/thread_name.hpp"
 
 #include "log/log.hpp"
 #include "runtime/turn_write.hpp"
@@ -27,7 +28,10 @@ Worker::Worker(Engine& engine, int index)
 Worker::~Worker() { stop(std::chrono::milliseconds(0)); }
 
 void Worker::start() {
-  thread_ = std::thread([this] { run_loop(); });
+  thread_ = std::thread([this] {
+    log::name_this_thread("worker-" + std::to_string(index_));
+    run_loop();
+  });
 }
 
 // An exception that reaches the loop would end the thread and with it the process
