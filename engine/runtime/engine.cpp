@@ -30,6 +30,7 @@ struct Engine::Shared {
 EngineOptions EngineOptions::from_config(const config::Config& c) {
   EngineOptions o;
   o.workers = c.workers > 0 ? c.workers : std::max(1u, std::thread::hardware_concurrency());
+  o.worker_nice = c.worker_nice;
   o.host.instruction_budget = c.lua.instruction_budget;
   o.host.memory_limit = static_cast<std::size_t>(c.lua.memory_limit_mb) << 20;
   o.host.fallback_text = c.lua.fallback_text;
