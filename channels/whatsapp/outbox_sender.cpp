@@ -1,7 +1,7 @@
 #include "whatsapp/outbox_sender.hpp"
-#include "log/thread_name.hpp"
 
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 #include "net/http_client.hpp"
 #include "whatsapp/protocol/graph_errors.hpp"
 #include "whatsapp/protocol/message_builder.hpp"

@@ -1,7 +1,8 @@
 #include "events/event_sender.hpp"
-#include "log/thread_name.hpp"
 
+#include "crypto/hmac_sha256.hpp"
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 #include "net/http_client.hpp"
 #include "runtime/event_log.hpp"
 
@@ -153,7 +154,7 @@ struct EventSender::Impl : std::enable_shared_from_this<EventSender::Impl> {
                    {"User-Agent", "charla-events"},
                    {"X-Charla-Event", row.name},
                    {"X-Charla-Event-Id", row.id},
-                   {"X-Charla-Signature", signature_header(secrets[row.webhook], req.body)}};
+                   {"X-Charla-Signature", crypto::hmac_sha256_header(req.body, secrets[row.webhook])}};
     http->request(std::move(req), [self = shared_from_this(), row = std::move(row)](net::HttpResponse resp) mutable {
       --self->metrics.in_flight;
       self->on_response(std::move(row), resp);

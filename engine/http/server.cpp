@@ -1,9 +1,9 @@
 #include "http/server.hpp"
-#include "log/thread_name.hpp"
 
 #include "http/auth.hpp"
 #include "http/fd_limit.hpp"
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>

@@ -1,7 +1,7 @@
 #include "runtime/engine.hpp"
-#include "log/thread_name.hpp"
 
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 #include "runtime/conversation.hpp"
 #include "runtime/quarantine.hpp"
 #include "runtime/worker.hpp"

@@ -1,7 +1,7 @@
 #include "runtime/worker.hpp"
-#include "log/thread_name.hpp"
 
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 #include "runtime/turn_write.hpp"
 
 #include <boost/asio/post.hpp>

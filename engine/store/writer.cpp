@@ -1,11 +1,11 @@
 #include "store/writer.hpp"
-#include "log/thread_name.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cerrno>
 
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 
 namespace charla::store::detail {
 namespace {
