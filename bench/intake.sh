@@ -11,6 +11,11 @@
 # `perf record -g` (99 Hz) into $OUT/perf_<name>.data and a top-frames summary in
 # $OUT/perf_<name>.txt.
 #
+# PRELOAD_DIR=dir (a data dir written by build-bench/bench/preload_dir, e.g. 1,000,000
+# conversations) runs each binary twice in the same window: NAME on an empty store, then
+# NAME_1m on a fresh copy of PRELOAD_DIR per phase (cp; ~760 MB at 1M), for the
+# "intake with 1M conversations present vs empty" ratio of issue 11.
+#
 # Knobs as in run.sh: REQUESTS [50000] CHARLA_REQUESTS [30000] RATE [2000]
 # RATE_SECONDS [10] CONNECTIONS [64] USERS [10000] OUT [new temp dir].
 # Results: $OUT/<step>.json (webhook_load output), $OUT/metrics_<name>_<phase>.txt.
@@ -56,11 +61,21 @@ stop_pid "$HELLO"
 GRAPH=$!; PIDS+=("$GRAPH")
 wait_http "http://127.0.0.1:$GRAPH_PORT/stats"
 
+VARIANTS=()
 for spec in "$@"; do
+  VARIANTS+=("$spec")
+  if [[ -n ${PRELOAD_DIR:-} ]]; then VARIANTS+=("${spec%%=*}_1m=${spec#*=}"); fi
+done
+for spec in "${VARIANTS[@]}"; do
   name=${spec%%=*}; bin=${spec#*=}; threads_json=""
   if [[ $bin == *@* ]]; then threads_json=", \"threads\": ${bin##*@}"; bin=${bin%@*}; fi
   for phase in max rate; do
     dir=$TMP/$name-$phase; mkdir -p "$dir"
+    if [[ $name == *_1m ]]; then
+      log "copying $PRELOAD_DIR for $name $phase"
+      cp -r "$PRELOAD_DIR" "$dir/data"
+      rm -f "$dir/data/charla.lock"
+    fi
     cat >"$dir/charla.json" <<JSON
 {
   "data_dir": "$dir/data", "workers": 2, "flows": ["$SRC/flows/insurance.lua"], "log_level": "warn",
@@ -91,6 +106,7 @@ JSON
     else load_rate "$CHARLA_PORT" "${name}_rate" >"$OUT/${name}_rate.json"; fi
     curl -s "http://127.0.0.1:$CHARLA_PORT/metrics" >"$OUT/metrics_${name}_$phase.txt" || true
     stop_pid "$pid"
+    rm -rf "$dir/data"  # a preloaded copy is ~760 MB
   done
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt" >&2
