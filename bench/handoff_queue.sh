@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# bench/handoff_queue.sh — how long GET /metrics (its charla_handoffs_waiting gauge) and
-# GET /admin/handoffs take against `charla serve` on a preloaded data dir (issue 11,
-# 1,000,000 conversations), for each binary given, in one time window.
+# bench/handoff_queue.sh — how long GET /metrics (its charla_handoffs_waiting gauge),
+# GET /admin/handoffs and GET /admin/conversations?paused=true take against `charla
+# serve` on a preloaded data dir (issue 11, 1,000,000 conversations), for each binary
+# given, in one time window.
 #
 #   build-bench/bench/preload_dir --dir /tmp/million/data --conversations 1000000 --paused-every 10000
 #   PRELOAD_DIR=/tmp/million/data bash bench/handoff_queue.sh before=/tmp/charla-old after=build-bench/charla
@@ -49,6 +50,8 @@ for spec in "$@"; do
   log "copying $PRELOAD_DIR for $name"
   cp -r "$PRELOAD_DIR" "$dir/data"
   rm -f "$dir/data/charla.lock"
+  # On disk before charla starts: else its first fsync writes back the whole copy.
+  sync "$dir/data/data.mdb"
   cat >"$dir/charla.json" <<JSON
 {
   "data_dir": "$dir/data", "workers": 2, "flows": ["$SRC/flows/insurance.lua"], "log_level": "info",
@@ -67,9 +70,10 @@ JSON
     echo "$name: up in $(python3 -c "print('%.2f' % ($t1 - $t0))") s"
     time_route "$name GET /metrics" /metrics
     time_route "$name GET /admin/handoffs" /admin/handoffs
+    time_route "$name GET /admin/conversations?paused=true" "/admin/conversations?paused=true"
     echo "$name: charla_handoffs_waiting $(curl -s "http://127.0.0.1:$CHARLA_PORT/metrics" | grep '^charla_handoffs_waiting' | cut -d' ' -f2)," \
          "handoffs listed $(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$CHARLA_PORT/admin/handoffs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')"
-    grep -o '"event":"handoff_index_built"[^}]*}' "$OUT/charla_$name.log" || true
+    grep handoff_index_built "$OUT/charla_$name.log" || true
   } | tee "$OUT/$name.txt"
   stop_pid "$pid"
   rm -rf "$dir/data"
