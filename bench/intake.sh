@@ -12,9 +12,17 @@
 # `perf record -g` (99 Hz) into $OUT/perf_<name>.data and a top-frames summary in
 # $OUT/perf_<name>.txt.
 #
+# PRELOAD_DIR=dir (a data dir written by build-bench/bench/preload_dir, e.g. 1,000,000
+# conversations) runs each binary twice in the same window: NAME on an empty store, then
+# NAME_1m on a fresh copy of PRELOAD_DIR per phase (cp; ~760 MB at 1M), for the
+# "intake with 1M conversations present vs empty" ratio of issue 11.
+#
 # Knobs as in run.sh: REQUESTS [50000] CHARLA_REQUESTS [30000] RATE [2000]
 # RATE_SECONDS [10] CONNECTIONS [64] USERS [10000] OUT [new temp dir].
-# Results: $OUT/<step>.json (webhook_load output), $OUT/metrics_<name>_<phase>.txt.
+# Results: $OUT/<step>.json (webhook_load output), $OUT/metrics_<name>_<phase>.txt, and
+# $OUT/cpu_<name>_<phase>.json: charla's CPU (user + system) from the start of the load
+# until its turns stop (each message acknowledged, its turn run, its reply sent), per
+# message: less sensitive than msg/s to what else runs on the machine.
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$SRC/build-bench}
@@ -42,6 +50,21 @@ trap cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOAD="$BUILD/bench/webhook_load"
 load_max()  { timeout 90 "$LOAD" --port "$1" --connections "$CONNECTIONS" --requests "$3" --users "$USERS" --secret "$SECRET" --label "$2" --max-seconds 60; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, 1/100 s
+metric() { curl -s "http://127.0.0.1:$CHARLA_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+turns_total() { metric charla_turns_total; }
+# The CPU figure counts each message's turn and send too: wait (at most 60 s) until no
+# conversation has a queued or running turn and the turn count stood still for 2 s
+# (longer than the reference flow's 1.5 s double-text debounce, which holds messages
+# without counting them as active).
+wait_turns_settled() {
+  local last=-1 now
+  for _ in $(seq 1 30); do
+    now="$(turns_total) $(metric charla_active_conversations) $(metric charla_suspended_turns)"
+    [[ $now == "$last" && $now == *" 0 0" ]] && return 0
+    last=$now; sleep 2
+  done
+}
 load_rate() { timeout 90 "$LOAD" --port "$1" --connections "$CONNECTIONS" --rate "$RATE" --duration "$RATE_SECONDS" --users "$USERS" --secret "$SECRET" --label "$2" --max-seconds 60; }
 
 echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/load.txt" >&2
@@ -57,12 +80,24 @@ stop_pid "$HELLO"
 GRAPH=$!; PIDS+=("$GRAPH")
 wait_http "http://127.0.0.1:$GRAPH_PORT/stats"
 
+VARIANTS=()
 for spec in "$@"; do
+  VARIANTS+=("$spec")
+  if [[ -n ${PRELOAD_DIR:-} ]]; then VARIANTS+=("${spec%%=*}_1m=${spec#*=}"); fi
+done
+for spec in "${VARIANTS[@]}"; do
   name=${spec%%=*}; bin=${spec#*=}; threads_json=""
   extra_var="CONFIG_$name"; extra_json=${!extra_var:-}
   if [[ $bin == *@* ]]; then threads_json=", \"threads\": ${bin##*@}"; bin=${bin%@*}; fi
   for phase in max rate; do
     dir=$TMP/$name-$phase; mkdir -p "$dir"
+    if [[ $name == *_1m ]]; then
+      log "copying $PRELOAD_DIR for $name $phase"
+      cp -r "$PRELOAD_DIR" "$dir/data"
+      rm -f "$dir/data/charla.lock"
+      # On disk before charla starts: else its first fsync writes back the whole copy.
+      sync "$dir/data/data.mdb"
+    fi
     cat >"$dir/charla.json" <<JSON
 {
   "data_dir": "$dir/data", "workers": 2, $extra_json "flows": ["$SRC/flows/insurance.lua"], "log_level": "warn",
@@ -76,6 +111,7 @@ JSON
       "$bin" serve -c "$dir/charla.json" >"$OUT/charla_${name}_$phase.log" 2>&1 &
     pid=$!; PIDS+=("$pid")
     wait_http "http://127.0.0.1:$CHARLA_PORT/healthz"
+    cpu0=$(cpu_ticks "$pid")
     if [[ $phase == max ]]; then
       perf_pid=""
       if [[ ${PERF:-0} == 1 ]]; then
@@ -91,8 +127,14 @@ JSON
           grep -v '^#' | grep '%' | head -12 >"$OUT/perf_${name}_threads.txt" || true
       fi
     else load_rate "$CHARLA_PORT" "${name}_rate" >"$OUT/${name}_rate.json"; fi
+    wait_turns_settled
+    cpu1=$(cpu_ticks "$pid")
+    sent=$([[ $phase == max ]] && echo "$CHARLA_REQUESTS" || echo $((RATE * RATE_SECONDS)))
+    echo "{\"label\": \"${name}_$phase\", \"cpu_seconds\": $(( cpu1 - cpu0 ))e-2, \"messages\": $sent, \"turns\": $(turns_total)," \
+         "\"cpu_us_per_message\": $(( (cpu1 - cpu0) * 10000 / sent ))}" >"$OUT/cpu_${name}_$phase.json"
     curl -s "http://127.0.0.1:$CHARLA_PORT/metrics" >"$OUT/metrics_${name}_$phase.txt" || true
     stop_pid "$pid"
+    rm -rf "$dir/data"  # a preloaded copy is ~760 MB
   done
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt" >&2

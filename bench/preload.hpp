@@ -5,8 +5,11 @@
 // history entries, under users no benchmark driver uses. Writes go through
 // Store::submit in batches of `per_write` records with a bounded number in flight, and
 // the load stops by itself at `deadline` (the report then says how many were written).
+// With paused_every = K > 0, every K-th conversation is paused for a human (a handoff,
+// as ctx:handoff leaves it), so the handoff queue has something to list.
 #include "runtime/conversation.hpp"
 #include "runtime/event.hpp"
+#include "runtime/handoff_index.hpp"
 #include "store/store.hpp"
 #include "bench_stats.hpp"
 
@@ -29,7 +32,8 @@ struct PreloadResult {
 
 inline PreloadResult preload_conversations(store::Store& store, std::uint64_t n,
                                            std::chrono::steady_clock::time_point deadline,
-                                           std::uint64_t per_write = 1000, int max_in_flight = 8) {
+                                           std::uint64_t per_write = 1000, int max_in_flight = 8,
+                                           std::uint64_t paused_every = 0) {
   using Steady = std::chrono::steady_clock;
   PreloadResult r;
   const auto t0 = Steady::now();
@@ -57,7 +61,7 @@ inline PreloadResult preload_conversations(store::Store& store, std::uint64_t n,
     }
     const std::uint64_t last = std::min(n, first + per_write);
     store.submit(
-        [first, last, now_ms](store::WriteTxn& txn) {
+        [first, last, now_ms, paused_every](store::WriteTxn& txn) {
           for (std::uint64_t i = first; i < last; ++i) {
             runtime::Conversation c;
             c.channel = "bench";
@@ -73,7 +77,12 @@ inline PreloadResult preload_conversations(store::Store& store, std::uint64_t n,
             c.history_first = 1;
             c.history_next = 3;
             c.turns = 5;
-            txn.put(store::Db::conv, c.key, c.to_json().dump());
+            if (paused_every > 0 && i % paused_every == 0) {
+              c.paused = true;
+              c.paused_ms = now_ms;
+              c.handoff_reason = "quiere hablar con un asesor";
+            }
+            runtime::put_conversation(txn, c);  // with its handoff index row, as the engine writes it
             txn.put(store::Db::history, runtime::history_key(c.key, 1),
                     nlohmann::json{{"dir", "in"}, {"text", "2"}, {"ts", now_ms}}.dump());
             txn.put(store::Db::history, runtime::history_key(c.key, 2),

@@ -2,6 +2,7 @@
 
 #include "log/log.hpp"
 #include "runtime/conversation.hpp"
+#include "runtime/handoff_index.hpp"
 #include "runtime/turn_write.hpp"
 #include "whatsapp/protocol/webhook_parser.hpp"
 
@@ -188,7 +189,7 @@ void AgentSend::write(Target target, SendRequest request, std::function<void(Sen
           while (c.history_next - c.history_first > history_limit)
             txn.del(store::Db::history, runtime::history_key(c.key, c.history_first++));
           c.updated_ms = now;
-          txn.put(store::Db::conv, c.key, c.to_json().dump());
+          runtime::put_conversation(txn, c);  // the record and its handoff index row
 
           const auto id = std::to_string(row.seq);
           json body{{"id", row.seq}, {"status", "queued"}, {"status_url", "/admin/outbox/" + id},

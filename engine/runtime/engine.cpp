@@ -3,6 +3,7 @@
 #include "log/log.hpp"
 #include "log/thread_name.hpp"
 #include "runtime/conversation.hpp"
+#include "runtime/handoff_index.hpp"
 #include "runtime/quarantine.hpp"
 #include "runtime/worker.hpp"
 
@@ -67,6 +68,7 @@ void Engine::start() {
   if (!options_.default_flow.empty() && !flow(options_.default_flow))
     throw std::runtime_error("default flow '" + options_.default_flow + "' is not among the loaded flows");
   for (auto& check : flow_checks_) check(flow_names());
+  ensure_paused_index(store_);  // once, on a data dir from before the handoff index
   for (auto& w : workers_) w->start();
   running_ = true;
   recover();

@@ -5,6 +5,7 @@
 #include "runtime/conversation.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/event_log.hpp"
+#include "runtime/handoff_index.hpp"
 #include "runtime/quarantine.hpp"
 #include "runtime/worker.hpp"
 
@@ -32,7 +33,7 @@ void delete_conversation_rows(store::WriteTxn& txn, const std::string& key) {
     return true;
   });
   for (auto& k : doomed) txn.del(store::Db::timers, k);
-  txn.del(store::Db::conv, key);
+  delete_conversation(txn, key);  // and its handoff index row
   txn.del(store::Db::quarantine, quarantine_conversation_key(key));
 }
 

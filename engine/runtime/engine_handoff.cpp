@@ -8,6 +8,7 @@
 // the resume, and one not yet due fires when due.
 #include "log/log.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/handoff_index.hpp"
 #include "runtime/turn_events.hpp"
 #include "runtime/worker.hpp"
 
@@ -77,7 +78,7 @@ static void change_conversation(Engine& engine, const std::string& key, Change c
         result->outcome = change(c, txn);
         if (result->outcome.status) return;
         c.updated_ms = now;
-        txn.put(store::Db::conv, key, c.to_json().dump());
+        put_conversation(txn, c);  // the record and its handoff index row
         // handoff.started/ended and state.changed, in the same commit as the change.
         record_conversation_change(txn, engine.events(), before, c, now);
         if (result->outcome.run_enter) {

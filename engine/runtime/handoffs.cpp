@@ -1,6 +1,7 @@
 #include "runtime/handoffs.hpp"
 
 #include "runtime/conversation.hpp"
+#include "runtime/handoff_index.hpp"
 
 #include <algorithm>
 
@@ -8,28 +9,9 @@ namespace charla::runtime {
 
 using nlohmann::json;
 
-namespace {
-
-constexpr std::string_view kPausedMark = "\"paused\":true";  // as Conversation::to_json dumps it
-
-template <typename Fn>
-void each_paused(const store::ReadTxn& txn, Fn fn) {
-  txn.scan(store::Db::conv, "", [&](std::string_view k, std::string_view v) {
-    if (v.find(kPausedMark) == std::string_view::npos) return true;
-    try {
-      auto c = Conversation::from_json(std::string(k), json::parse(v));
-      if (c.paused) fn(c);
-    } catch (const std::exception&) {  // unreadable records are the quarantine's business
-    }
-    return true;
-  });
-}
-
-}  // namespace
-
 json list_handoffs(const store::ReadTxn& txn, std::int64_t now_ms) {
   std::vector<json> items;
-  each_paused(txn, [&](const Conversation& c) {
+  each_paused_conversation(txn, [&](const Conversation& c) {
     // Records paused before paused_ms existed: their last update is the best guess.
     const auto since = c.paused_ms ? c.paused_ms : c.updated_ms;
     std::size_t messages = 0;
@@ -56,7 +38,7 @@ json list_handoffs(const store::ReadTxn& txn, std::int64_t now_ms) {
 
 std::size_t count_handoffs(const store::ReadTxn& txn) {
   std::size_t n = 0;
-  each_paused(txn, [&](const Conversation&) { ++n; });
+  each_paused_conversation(txn, [&](const Conversation&) { ++n; });
   return n;
 }
 

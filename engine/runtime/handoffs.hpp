@@ -1,8 +1,8 @@
 #pragma once
 // The handoff queue: conversations paused for a human (ctx:handoff or POST .../pause),
-// read from the `conv` db. A full scan, but one that parses only paused records (a
-// byte search first), so it stays cheap for /metrics scrapes at tens of thousands of
-// conversations.
+// read through the handoff index (runtime/handoff_index.hpp): the paused conversations'
+// rows and the records they name, so a /metrics scrape costs the same with 1,000,000
+// conversations as with ten.
 #include "store/store.hpp"
 
 #include <nlohmann/json.hpp>

@@ -1,6 +1,7 @@
 #include "runtime/turn_write.hpp"
 
 #include "runtime/event_log.hpp"
+#include "runtime/handoff_index.hpp"
 
 namespace charla::runtime {
 
@@ -92,6 +93,12 @@ PreparedTurn prepare_turn(const TurnPlan& plan) {
   p.event_values = plan.event_rows;
   conv.updated_ms = plan.now_ms;
   put(p, store::Db::conv, conv.key, conv.to_json().dump());
+  // The handoff index row goes in the same transaction as the record (a ctx:handoff
+  // adds it; a row of a conversation no longer paused goes).
+  if (auto row = paused_index_value(conv))
+    put(p, store::Db::paused, conv.key, std::move(*row));
+  else
+    del(p, store::Db::paused, conv.key);
   out.conv = std::move(conv);
   return p;
 }

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr unsigned kMaxDbs = 16;       // the 10 of Db, with room for later schemas
+constexpr unsigned kMaxDbs = 16;       // the 11 of Db, with room for later schemas
 constexpr unsigned kMaxReaders = 512;  // concurrent ReadTxns across the process
 constexpr mdb_mode_t kFileMode = 0600; // conversations are personal data
 constexpr std::string_view kSchemaKey = "schema_version";
@@ -111,6 +111,22 @@ void check_schema(MDB_txn* txn, MDB_dbi meta, const fs::path& dir) {
                      ", this charla expects " + std::to_string(kSchemaVersion));
 }
 
+// With no conversations, the (empty) handoff index is complete: mark it so, in the
+// opening transaction, and the runtime never needs to build it for this store.
+void mark_empty_paused_index(MDB_txn* txn, const Env& env, const fs::path& dir) {
+  const MDB_dbi meta = env.dbis[static_cast<int>(Db::meta)];
+  MDB_val key = as_val(kPausedIndexMark);
+  MDB_val value{};
+  int rc = mdb_get(txn, meta, &key, &value);
+  if (rc == MDB_SUCCESS) return;
+  if (rc != MDB_NOTFOUND) check(rc, "cannot read the handoff index mark in " + dir.string());
+  MDB_stat st{};
+  check(mdb_stat(txn, env.dbis[static_cast<int>(Db::conv)], &st), "cannot count conversations in " + dir.string());
+  if (st.ms_entries > 0) return;
+  MDB_val done = as_val("1");
+  check(mdb_put(txn, meta, &key, &done, 0), "cannot mark the handoff index in " + dir.string());
+}
+
 void open_databases(Env& env, const fs::path& dir) {
   MDB_txn* txn = nullptr;
   check(mdb_txn_begin(env.env, nullptr, 0, &txn), "cannot begin transaction in " + dir.string());
@@ -121,6 +137,7 @@ void open_databases(Env& env, const fs::path& dir) {
           "cannot open database " + name + " in " + dir.string());
   }
   check_schema(txn, env.dbis[static_cast<int>(Db::meta)], dir);
+  mark_empty_paused_index(txn, env, dir);
   check(mdb_txn_commit(guard.release()), "cannot commit in " + dir.string());
 }
 

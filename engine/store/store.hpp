@@ -42,8 +42,15 @@ class Writer;  // engine/store/writer.hpp
 // quarantine: inbox entries and conversations the engine will not run (runtime/quarantine.hpp).
 // events: business events waiting for their webhooks (runtime/event_log.hpp). Added
 // after schema 1 without a version change: opening creates it, an older binary ignores it.
-enum class Db { inbox, seen, conv, history, outbox, outbox_by_wamid, timers, meta, quarantine, events };
-constexpr int kDbCount = 10;
+// paused: the handoff index, one row per conversation paused for a human
+// (runtime/handoff_index.hpp); added the same way.
+enum class Db { inbox, seen, conv, history, outbox, outbox_by_wamid, timers, meta, quarantine, events, paused };
+constexpr int kDbCount = 11;
+// meta key present when `paused` lists every paused conversation. Opening a store with
+// no conversations writes it (an empty index is complete); a store that has
+// conversations but not the mark was written by an older charla, and the runtime
+// builds the index from them (runtime::ensure_paused_index).
+constexpr std::string_view kPausedIndexMark = "index/paused";
 std::string_view db_name(Db db);
 
 constexpr std::uint32_t kSchemaVersion = 1;

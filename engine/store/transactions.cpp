@@ -11,7 +11,7 @@ using detail::as_view;
 using detail::check;
 
 constexpr std::string_view kDbNames[kDbCount] = {
-    "inbox", "seen", "conv", "history", "outbox", "outbox_by_wamid", "timers", "meta", "quarantine", "events"};
+    "inbox", "seen", "conv", "history", "outbox", "outbox_by_wamid", "timers", "meta", "quarantine", "events", "paused"};
 
 MDB_dbi dbi_of(const unsigned* dbis, Db db) { return dbis[static_cast<int>(db)]; }
 
