@@ -87,7 +87,7 @@ for spec in "$@"; do
 done
 for spec in "${VARIANTS[@]}"; do
   name=${spec%%=*}; bin=${spec#*=}; threads_json=""
-  extra_var="CONFIG_$name"; extra_json=${!extra_var:-}
+  extra_var="CONFIG_${name%_1m}"; extra_json=${!extra_var:-}  # NAME_1m takes NAME's fragment
   if [[ $bin == *@* ]]; then threads_json=", \"threads\": ${bin##*@}"; bin=${bin%@*}; fi
   for phase in max rate; do
     dir=$TMP/$name-$phase; mkdir -p "$dir"
