@@ -39,6 +39,39 @@ struct PendingCall {
 };
 using CallPtr = std::shared_ptr<PendingCall>;
 
+// HTTP/2 to an http:// URL only with "h2c": without TLS there is no ALPN to ask the
+// provider, and waiting to learn whether a connection multiplexes would hold the first
+// burst of calls behind one HTTP/1.1 response.
+net::HttpVersion wire_version(const LlmConfig& config) {
+  switch (config.http_version) {
+    case LlmHttpVersion::http1_1:
+      return net::HttpVersion::http1_1;
+    case LlmHttpVersion::h2c:
+      return net::HttpVersion::h2c;
+    case LlmHttpVersion::http2:
+      break;
+  }
+  return config.base_url.starts_with("https://") ? net::HttpVersion::http2_tls : net::HttpVersion::http1_1;
+}
+
+// curl allocates a receive buffer for every request in flight, and over HTTP/2 a send
+// buffer too (the body goes through it), so while turns wait on the LLM these are memory
+// per suspended turn. Completions are a few KiB and arrive in pieces of whatever size;
+// curl's defaults (16 and 64 KiB) only save a few reads. 1 KiB is curl's smallest
+// receive buffer, but libcurl 7.88's HTTP/2 stalls on a reply of several frames with it
+// (a 300 KB reply never completed), so HTTP/2 gets 4 KiB. 16 KiB is curl's smallest send
+// buffer.
+std::size_t receive_buffer_bytes(net::HttpVersion version) { return version == net::HttpVersion::http1_1 ? 1024 : 4096; }
+constexpr std::size_t kUploadBufferBytes = 16384;
+
+// Every call in flight fits one HTTP/2 connection (if the provider allows that many
+// streams): the h2c workaround in net/h2c_connections.hpp relies on it.
+net::HttpClientOptions client_options(const LlmConfig& config) {
+  net::HttpClientOptions o;
+  o.max_concurrent_streams = std::max<long>(o.max_concurrent_streams, static_cast<long>(config.max_concurrency));
+  return o;
+}
+
 milliseconds remaining(Clock::time_point deadline) {
   auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
   return std::max(left, milliseconds(1));
@@ -48,13 +81,15 @@ milliseconds remaining(Clock::time_point deadline) {
 
 struct LlmPlugin::State : std::enable_shared_from_this<State> {
   State(asio::io_context& io, LlmConfig config)
-      : io(io), config(std::move(config)), client(io), rng(std::random_device{}()) {}
+      : io(io), config(std::move(config)), version(wire_version(this->config)),
+        client(io, client_options(this->config)), rng(std::random_device{}()) {}
 
   void begin(PluginCall call, PluginDone done);
   void shutdown();
 
   asio::io_context& io;
   LlmConfig config;
+  net::HttpVersion version;
   net::HttpClient client;
   LlmMetrics metrics;
 
@@ -184,6 +219,9 @@ void LlmPlugin::State::send(const CallPtr& c) {
   req.body = c->body;
   req.timeout = remaining(c->deadline);
   req.max_response_bytes = config.max_response_bytes;
+  req.version = version;
+  req.receive_buffer_bytes = receive_buffer_bytes(version);
+  req.upload_buffer_bytes = kUploadBufferBytes;
   c->attempts++;
   record([](LlmMetrics& m) { m.http_requests++; });
   c->http_id = client.request(std::move(req), [weak = weak_from_this(), c](net::HttpResponse r) {
