@@ -26,6 +26,10 @@
 //
 //   llm_turns [--conversations 1000] [--rounds 5] [--latency-ms 200] [--hold-ms 2000]
 //             [--workers 2] [--phase-timeout 60] [--phases baseline,llm,suspended]
+//             [--http-version 1.1|2|h2c]
+//
+// --http-version sets plugins.llm.http_version (unset: the plugin's default); with "h2c"
+// the fake speaks HTTP/2 without TLS (tests/support/fake_h2c_server.hpp), else HTTP/1.1.
 #include "log/log.hpp"
 #include "runtime/channel.hpp"
 #include "runtime/clock.hpp"
@@ -73,6 +77,7 @@ struct Args {
   int workers = 2;
   double phase_timeout_s = 60;
   std::string phases = "baseline,llm,suspended";
+  std::string http_version;  // empty: the plugin's default
   bool has_phase(const std::string& p) const { return ("," + phases + ",").find("," + p + ",") != std::string::npos; }
 };
 
@@ -112,6 +117,7 @@ class Run {
     o.flows = {dir_.write("bench.lua", flow_text)};
     o.plugins = {{"llm", {{"base_url", llm_url}, {"api_key", "bench"}, {"model", "fake-model"},
                           {"timeout_ms", 30000}, {"max_concurrency", 4096}}}};
+    if (!a.http_version.empty()) o.plugins["llm"]["http_version"] = a.http_version;
     engine_ = std::make_unique<runtime::Engine>(o, *store_, clock_);
     engine_->add_channel(channel_);
     engine_->add_turn_observer([this](const runtime::TurnReport& r) { on_turn(r); });
@@ -241,7 +247,7 @@ json suspended(const Args& a, const std::string& llm_url) {
 struct FakeLlmProcess {
   pid_t pid = -1;
   std::string url;
-  explicit FakeLlmProcess(int latency_ms) {
+  FakeLlmProcess(int latency_ms, bool h2c) {
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
     pid = fork();
@@ -249,7 +255,7 @@ struct FakeLlmProcess {
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       close(fds[0]);
-      test::FakeLlm llm;
+      test::FakeLlm llm(h2c ? test::FakeLlm::Wire::h2c : test::FakeLlm::Wire::http1);
       llm.set_default(test::LlmStep::reply("Cubre fallecimiento por cualquier causa.", std::chrono::milliseconds(latency_ms)));
       const std::string u = llm.base_url() + "\n";
       if (write(fds[1], u.data(), u.size()) != static_cast<ssize_t>(u.size())) _exit(1);
@@ -287,6 +293,7 @@ int main(int argc, char** argv) {
     else if (k == "--workers") a.workers = v;
     else if (k == "--phase-timeout") a.phase_timeout_s = v;
     else if (k == "--phases") a.phases = text;
+    else if (k == "--http-version") a.http_version = text;
     else {
       std::cerr << "llm_turns: unknown option " << k << "\n";
       return 2;
@@ -304,10 +311,12 @@ int main(int argc, char** argv) {
   log::set_level(log::Level::warn);
   // The fakes start before any thread of this process exists (fork copies one thread).
   std::unique_ptr<FakeLlmProcess> llm, slow_llm;
-  if (a.has_phase("baseline") || a.has_phase("llm")) llm = std::make_unique<FakeLlmProcess>(a.latency_ms);
-  if (a.has_phase("suspended")) slow_llm = std::make_unique<FakeLlmProcess>(a.hold_ms);
+  const bool h2c = a.http_version == "h2c";
+  if (a.has_phase("baseline") || a.has_phase("llm")) llm = std::make_unique<FakeLlmProcess>(a.latency_ms, h2c);
+  if (a.has_phase("suspended")) slow_llm = std::make_unique<FakeLlmProcess>(a.hold_ms, h2c);
   json out{{"load_at_start", loadavg()}, {"conversations", a.conversations}, {"rounds", a.rounds},
-           {"llm_latency_ms", a.latency_ms}, {"workers", a.workers}, {"phases", a.phases}};
+           {"llm_latency_ms", a.latency_ms}, {"workers", a.workers}, {"phases", a.phases},
+           {"http_version", a.http_version.empty() ? "default" : a.http_version}};
   if (a.has_phase("baseline")) out["baseline"] = closed_loop(a, kSayFlow, llm->url, "baseline (no LLM)");
   if (a.has_phase("llm")) {
     out["llm"] = closed_loop(a, kLlmFlow, llm->url, "llm");
