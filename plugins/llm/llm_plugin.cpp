@@ -57,11 +57,12 @@ net::HttpVersion wire_version(const LlmConfig& config) {
 // curl allocates a receive buffer for every request in flight, and over HTTP/2 a send
 // buffer too (the body goes through it), so while turns wait on the LLM these are memory
 // per suspended turn. Completions are a few KiB and arrive in pieces of whatever size;
-// curl's defaults (16 and 64 KiB) only save a few reads. 1 KiB is curl's smallest
-// receive buffer, but libcurl 7.88's HTTP/2 stalls on a reply of several frames with it
-// (a 300 KB reply never completed), so HTTP/2 gets 4 KiB. 16 KiB is curl's smallest send
-// buffer.
-std::size_t receive_buffer_bytes(net::HttpVersion version) { return version == net::HttpVersion::http1_1 ? 1024 : 4096; }
+// curl's defaults (16 and 64 KiB) only save a few reads. Measured (bench/README.md,
+// "Memory per suspended LLM turn"): 4 KiB costs no more resident memory than 16 KiB with
+// jemalloc (charla's allocator) or glibc, and 12 KiB less allocated; 1 KiB (curl's
+// smallest) costs more with jemalloc, and libcurl 7.88's HTTP/2 stalls on a reply of
+// several frames with it. 16 KiB is curl's smallest send buffer.
+constexpr std::size_t kReceiveBufferBytes = 4096;
 constexpr std::size_t kUploadBufferBytes = 16384;
 
 // Every call in flight fits one HTTP/2 connection (if the provider allows that many
@@ -220,7 +221,7 @@ void LlmPlugin::State::send(const CallPtr& c) {
   req.timeout = remaining(c->deadline);
   req.max_response_bytes = config.max_response_bytes;
   req.version = version;
-  req.receive_buffer_bytes = receive_buffer_bytes(version);
+  req.receive_buffer_bytes = kReceiveBufferBytes;
   req.upload_buffer_bytes = kUploadBufferBytes;
   c->attempts++;
   record([](LlmMetrics& m) { m.http_requests++; });
