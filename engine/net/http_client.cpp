@@ -230,16 +230,17 @@ std::string HttpClient::Impl::configure(Transfer& t) {
       break;
   }
 
-  if (method == "GET" && r.body.empty()) {
+  const std::string& body = r.shared_body ? *r.shared_body : r.body;
+  if (method == "GET" && body.empty()) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else if (method == "HEAD") {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else {
     if (method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (method == "POST" || !r.body.empty()) {
-      // t.request.body lives as long as the easy handle, so no copy is needed.
-      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-      curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+    if (method == "POST" || !body.empty()) {
+      // t.request holds the body as long as the easy handle lives, so no copy is needed.
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.data());
     }
   }
 
@@ -250,6 +251,9 @@ std::string HttpClient::Impl::configure(Transfer& t) {
     t.header_list = curl_slist_append(t.header_list, line.c_str());
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list);
+  // header_list is curl's copy; this one would only add to the memory of a request that
+  // waits (an LLM call is in flight for seconds).
+  t.request.headers = {};
   return {};
 }
 

@@ -35,6 +35,9 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When set, sent instead of `body`, without a copy: a caller that sends the same body
+  // again (retries) keeps one copy for all its attempts, not one more per request in flight.
+  std::shared_ptr<const std::string> shared_body;
   std::chrono::milliseconds timeout{10'000};
   std::size_t max_response_bytes = 8u << 20;  // larger responses fail with "response_too_large"
   HttpVersion version = HttpVersion::any;

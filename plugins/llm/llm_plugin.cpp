@@ -25,7 +25,7 @@ struct PendingCall {
   explicit PendingCall(asio::io_context& io) : timer(io) {}
   std::uint64_t id = 0;
   PluginDone done;
-  std::string body;  // the request JSON, the same for every attempt
+  std::shared_ptr<const std::string> body;  // the request JSON, sent as is by every attempt
   bool json_mode = false;
   std::string conversation;
   Clock::time_point started;
@@ -156,7 +156,7 @@ void LlmPlugin::State::begin(PluginCall call, PluginDone done) {
   auto c = std::make_shared<PendingCall>(io);
   c->id = next_id++;
   c->done = std::move(done);
-  c->body = chat_request_body(*args, config).dump();
+  c->body = std::make_shared<const std::string>(chat_request_body(*args, config).dump());
   c->json_mode = args->json;
   c->conversation = call.conversation;
   c->started = now;
@@ -217,7 +217,7 @@ void LlmPlugin::State::send(const CallPtr& c) {
   req.url = config.base_url + "/chat/completions";
   req.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
   if (!config.api_key.empty()) req.headers.emplace_back("Authorization", "Bearer " + config.api_key);
-  req.body = c->body;
+  req.shared_body = c->body;
   req.timeout = remaining(c->deadline);
   req.max_response_bytes = config.max_response_bytes;
   req.version = version;
