@@ -7,7 +7,8 @@
 #   bash bench/intake.sh t1=build-bench/charla@1 t2=build-bench/charla@2   # http.threads 1 vs 2
 #
 # NAME=path@N sets http.threads N in that run's config (binaries older than the key
-# reject it: give those no @). PERF=1 samples each charla's max phase with
+# reject it: give those no @). CONFIG_<NAME>='"worker_nice": 5,' adds top-level config keys
+# to that run's config (end the fragment with a comma). PERF=1 samples each charla's max phase with
 # `perf record -g` (99 Hz) into $OUT/perf_<name>.data and a top-frames summary in
 # $OUT/perf_<name>.txt.
 #
@@ -58,12 +59,13 @@ wait_http "http://127.0.0.1:$GRAPH_PORT/stats"
 
 for spec in "$@"; do
   name=${spec%%=*}; bin=${spec#*=}; threads_json=""
+  extra_var="CONFIG_$name"; extra_json=${!extra_var:-}
   if [[ $bin == *@* ]]; then threads_json=", \"threads\": ${bin##*@}"; bin=${bin%@*}; fi
   for phase in max rate; do
     dir=$TMP/$name-$phase; mkdir -p "$dir"
     cat >"$dir/charla.json" <<JSON
 {
-  "data_dir": "$dir/data", "workers": 2, "flows": ["$SRC/flows/insurance.lua"], "log_level": "warn",
+  "data_dir": "$dir/data", "workers": 2, $extra_json "flows": ["$SRC/flows/insurance.lua"], "log_level": "warn",
   "http": { "bind": "127.0.0.1", "port": $CHARLA_PORT$threads_json }, "store": { "durable": true },
   "whatsapp": { "api_base": "http://127.0.0.1:$GRAPH_PORT",
                 "numbers": [ { "phone_number_id": "$PHONE_ID", "max_per_second": 100000 } ] }

@@ -1,6 +1,7 @@
 #include "whatsapp/outbox_sender.hpp"
 
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 #include "net/http_client.hpp"
 #include "whatsapp/protocol/graph_errors.hpp"
 #include "whatsapp/protocol/message_builder.hpp"
@@ -453,6 +454,7 @@ OutboxSender::OutboxSender(const config::WhatsAppConfig& config, store::Store& s
   http_options.max_host_connections = impl_->host_connection_limit();
   impl_->http = std::make_unique<net::HttpClient>(impl_->io, http_options);
   impl_->thread = std::thread([impl = impl_.get()] {
+    log::name_this_thread("outbox-sender");
     auto guard = asio::make_work_guard(impl->io);
     // An exception that reaches the loop is logged and counted; sending goes on.
     for (;;) {

@@ -5,7 +5,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"charla: conversational agents on WhatsApp, with flows written in Lua and state kept in LMDB"};
-  app.set_version_flag("--version", std::string("charla ") + CHARLA_VERSION);
+  app.set_version_flag("--version", std::string("charla ") + CHARLA_VERSION + " (allocator: " + CHARLA_MALLOC_NAME + ")");
   app.require_subcommand(1);
   app.footer("Run 'charla COMMAND --help' for a command's options. Docs: README.md, docs/flows.md");
   charla::cli::Command chosen;

@@ -148,6 +148,7 @@ void read_file(const std::filesystem::path& file, Config& config, const Env& env
   r.string("data_dir", data_dir);
   if (!data_dir.empty()) config.data_dir = resolve(base, data_dir);
   r.integer("workers", config.workers, 0, 256);
+  r.integer("worker_nice", config.worker_nice, 0, 19);
   r.string("default_flow", config.default_flow);
   r.string("log_level", config.log_level);
   if (auto* flows = r.take("flows")) {

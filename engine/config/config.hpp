@@ -65,6 +65,7 @@ struct Config {
   std::string http_bind = "127.0.0.1";
   std::uint16_t http_port = 8080;
   int workers = 0;                  // 0: number of cores
+  int worker_nice = 0;              // niceness of the worker threads: turns yield the CPU to intake
   std::vector<std::filesystem::path> flows;
   std::string default_flow;         // empty: the first flow loaded
   std::string log_level = "info";

@@ -1,6 +1,8 @@
 #include "events/event_sender.hpp"
 
+#include "crypto/hmac_sha256.hpp"
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 #include "net/http_client.hpp"
 #include "runtime/event_log.hpp"
 
@@ -152,7 +154,7 @@ struct EventSender::Impl : std::enable_shared_from_this<EventSender::Impl> {
                    {"User-Agent", "charla-events"},
                    {"X-Charla-Event", row.name},
                    {"X-Charla-Event-Id", row.id},
-                   {"X-Charla-Signature", signature_header(secrets[row.webhook], req.body)}};
+                   {"X-Charla-Signature", crypto::hmac_sha256_header(req.body, secrets[row.webhook])}};
     http->request(std::move(req), [self = shared_from_this(), row = std::move(row)](net::HttpResponse resp) mutable {
       --self->metrics.in_flight;
       self->on_response(std::move(row), resp);
@@ -218,6 +220,7 @@ EventSender::EventSender(const config::EventsConfig& config, store::Store& store
   impl_->wake = std::make_unique<asio::steady_timer>(impl_->io);
   asio::post(impl_->io, [impl = impl_.get()] { impl->request_scan(); });
   impl_->thread = std::thread([impl = impl_.get()] {
+    log::name_this_thread("event-sender");
     auto guard = asio::make_work_guard(impl->io);
     for (;;) {  // an exception that reaches the loop is logged and counted; sending goes on
       try {

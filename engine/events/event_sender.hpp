@@ -39,9 +39,6 @@ struct EventMetrics {
   std::atomic<std::uint64_t> loop_exceptions{0};
 };
 
-// "sha256=" + hex HMAC-SHA256(secret, body): the X-Charla-Signature header value.
-std::string signature_header(const std::string& secret, const std::string& body);
-
 class EventSender {
  public:
   // Starts its thread at once; it only reads and writes the store.

@@ -3,6 +3,7 @@
 #include "http/auth.hpp"
 #include "http/fd_limit.hpp"
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -419,7 +420,10 @@ void Server::start() {
     throw std::runtime_error("cannot listen on " + o.bind + ":" + std::to_string(o.port) + ": " + ec.message());
   impl_->max_connections = std::max<std::size_t>(1, cap_for_fd_limit(std::max<std::size_t>(1, o.max_connections)));
   impl_->do_accept();
-  for (int i = 0; i < std::max(1, o.threads); ++i) impl_->threads.emplace_back([impl = impl_] { impl->run_thread(); });
+  for (int i = 0; i < std::max(1, o.threads); ++i) impl_->threads.emplace_back([impl = impl_, i] {
+      log::name_this_thread("http-" + std::to_string(i));
+      impl->run_thread();
+    });
   log::info("http_listening", {{"bind", o.bind}, {"port", port()}, {"max_connections", impl_->max_connections},
                                {"header_timeout_ms", o.header_timeout.count()}, {"threads", std::max(1, o.threads)}});
 }

@@ -1,6 +1,7 @@
 #include "runtime/engine.hpp"
 
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 #include "runtime/conversation.hpp"
 #include "runtime/quarantine.hpp"
 #include "runtime/worker.hpp"
@@ -29,6 +30,7 @@ struct Engine::Shared {
 EngineOptions EngineOptions::from_config(const config::Config& c) {
   EngineOptions o;
   o.workers = c.workers > 0 ? c.workers : std::max(1u, std::thread::hardware_concurrency());
+  o.worker_nice = c.worker_nice;
   o.host.instruction_budget = c.lua.instruction_budget;
   o.host.memory_limit = static_cast<std::size_t>(c.lua.memory_limit_mb) << 20;
   o.host.fallback_text = c.lua.fallback_text;
@@ -68,7 +70,10 @@ void Engine::start() {
   for (auto& w : workers_) w->start();
   running_ = true;
   recover();
-  if (options_.timer_tick.count() > 0) shared_->poller = std::thread([this] { poll_timers_loop(); });
+  if (options_.timer_tick.count() > 0) shared_->poller = std::thread([this] {
+    log::name_this_thread("timers");
+    poll_timers_loop();
+  });
 }
 
 void Engine::stop() {

@@ -35,6 +35,10 @@ namespace charla::runtime {
 
 struct EngineOptions {
   int workers = 2;
+  // Niceness (0-19) of the worker threads on Linux. Above 0, turns take the CPU the HTTP
+  // thread, the store writer and the sender leave, so a burst of webhooks is acknowledged
+  // (durably) first and its turns run right after. 0: equal share.
+  int worker_nice = 0;
   lua::HostOptions host;
   std::vector<std::filesystem::path> flows;
   std::string default_flow;                  // empty: the first flow

@@ -4,6 +4,7 @@
 // running (or waiting on a plugin) keeps the version it started with.
 #include "log/log.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/event_log.hpp"
 #include "runtime/worker.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -33,15 +34,6 @@ std::string file_digest(const std::filesystem::path& file) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
   return hex;
-}
-
-std::string iso_utc(std::int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -163,7 +155,7 @@ json Engine::flows_status() const {
                      {"digest", i < g.digests.size() ? g.digests[i] : std::string()}, {"states", f.states.size()}});
   }
   return {{"generation", g.number}, {"reloads", g.number - 1}, {"loaded_ms", g.loaded_ms},
-          {"loaded_at", iso_utc(g.loaded_ms)}, {"flows", flows}};
+          {"loaded_at", iso8601_utc(g.loaded_ms)}, {"flows", flows}};
 }
 
 }  // namespace charla::runtime

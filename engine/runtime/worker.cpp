@@ -1,16 +1,41 @@
 #include "runtime/worker.hpp"
 
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 #include "runtime/turn_write.hpp"
 
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace charla::runtime {
 
 namespace asio = boost::asio;
 using nlohmann::json;
+
+namespace {
+
+// On Linux a thread is a task with its own nice value: setpriority on its tid changes
+// this thread only. The step is relative to the nice value the process started with
+// (`nice -n -5 charla serve` keeps workers 5 below the rest of charla). Raising it needs
+// no privilege; a failure is logged and the worker runs at the process's priority.
+void lower_this_thread_priority(int nice) {
+  if (nice <= 0) return;
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  errno = 0;
+  const int current = ::getpriority(PRIO_PROCESS, tid);
+  if (errno != 0) return;
+  if (::setpriority(PRIO_PROCESS, tid, std::min(current + nice, 19)) != 0)
+    log::warn("worker_nice_failed", {{"nice", nice}, {"error", std::strerror(errno)}});
+}
+
+}  // namespace
 
 Worker::Worker(Engine& engine, int index)
     : engine_(engine), index_(index), cache_(engine.options_.conversation_cache) {
@@ -27,7 +52,11 @@ Worker::Worker(Engine& engine, int index)
 Worker::~Worker() { stop(std::chrono::milliseconds(0)); }
 
 void Worker::start() {
-  thread_ = std::thread([this] { run_loop(); });
+  thread_ = std::thread([this] {
+    lower_this_thread_priority(engine_.options_.worker_nice);  // before the name: tests wait for the name
+    log::name_this_thread("worker-" + std::to_string(index_));
+    run_loop();
+  });
 }
 
 // An exception that reaches the loop would end the thread and with it the process

@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "log/log.hpp"
+#include "log/thread_name.hpp"
 
 namespace charla::store::detail {
 namespace {
@@ -33,7 +34,10 @@ Writer::Writer(std::shared_ptr<Env> env, const Store::Options& options)
       max_normal_(std::clamp<std::size_t>(options.max_normal_per_batch, 1, max_batch_)) {
   stats_.map_size = env_->map_size();
   stats_.batch_histogram.assign(std::bit_width(max_batch_), 0);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    log::name_this_thread("writer");
+    run();
+  });
   writer_id_ = thread_.get_id();
 }
 

@@ -1,8 +1,8 @@
 #include "whatsapp/protocol/signature.hpp"
 
+#include "crypto/hmac_sha256.hpp"
+
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <array>
 #include <cstdint>
@@ -13,23 +13,7 @@ namespace {
 
 constexpr std::string_view kPrefix = "sha256=";
 constexpr std::size_t kDigestSize = 32;
-using Digest = std::array<unsigned char, kDigestSize>;
-
-std::optional<Digest> hmac_sha256(std::string_view data, std::string_view key) {
-  // OpenSSL 3 refuses a null key pointer even with length 0, so empty keys and bodies
-  // get a valid (unused) pointer.
-  static const unsigned char kEmpty[1] = {0};
-  const auto* key_ptr = key.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(key.data());
-  const auto* data_ptr = data.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(data.data());
-  Digest out{};
-  unsigned int out_len = 0;
-  if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()), data_ptr, data.size(), out.data(),
-           &out_len) == nullptr ||
-      out_len != kDigestSize) {
-    return std::nullopt;
-  }
-  return out;
-}
+using Digest = crypto::Sha256Digest;
 
 int lower_hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -65,22 +49,11 @@ bool verify_signature(std::string_view raw_body, std::string_view header_value,
   if (app_secret.empty()) return false;
   const auto expected = parse_header(header_value);
   if (!expected) return false;
-  const auto actual = hmac_sha256(raw_body, app_secret);
+  const auto actual = crypto::hmac_sha256(raw_body, app_secret);
   if (!actual) return false;
   return CRYPTO_memcmp(expected->data(), actual->data(), kDigestSize) == 0;
 }
 
-std::string sign(std::string_view body, std::string_view secret) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const auto digest = hmac_sha256(body, secret);
-  std::string out(kPrefix);
-  if (!digest) return out;  // only on OpenSSL failure; never verifies
-  out.reserve(kPrefix.size() + 2 * kDigestSize);
-  for (unsigned char b : *digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0x0f]);
-  }
-  return out;
-}
+std::string sign(std::string_view body, std::string_view secret) { return crypto::hmac_sha256_header(body, secret); }
 
 }  // namespace charla::whatsapp

@@ -95,3 +95,10 @@ TEST_CASE("environment variables override the file and configure one number with
   CHECK(c.plugins.contains("llm"));
   CHECK(error_of("{}", {{"CHARLA_HTTP_PORT", "80a"}}).find("CHARLA_HTTP_PORT") != std::string::npos);
 }
+
+TEST_CASE("worker_nice is read and checked") {
+  ConfigFile f(R"({"worker_nice": 7})");
+  CHECK(load(f.path, env_of({})).worker_nice == 7);
+  CHECK(error_of(R"({"worker_nice": 20})") == "config key 'worker_nice' must be between 0 and 19");
+  CHECK(error_of(R"({"worker_nice": -1})") == "config key 'worker_nice' must be between 0 and 19");
+}
