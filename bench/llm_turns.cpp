@@ -15,15 +15,27 @@
 //              turns wait on it, RSS growth over the idle engine / conversations gives
 //              the memory per suspended turn
 //
+// --phases picks which run (default all three, in that order). The suspended phase alone
+// (`--phases suspended`) runs in a process whose heap the closed-loop phases never
+// touched, so its idle baseline is the idle engine's; run together, the pages those
+// phases left resident are reused and the growth reads low. Besides RSS it reports the
+// allocator's own count of live bytes (bench/alloc_stats.hpp: jemalloc when linked or
+// preloaded, else glibc), which does not depend on what was resident before.
+//
 // Prints one JSON object on stdout; progress on stderr. Every wait is bounded.
 //
 //   llm_turns [--conversations 1000] [--rounds 5] [--latency-ms 200] [--hold-ms 2000]
-//             [--workers 2] [--phase-timeout 60]
+//             [--workers 2] [--phase-timeout 60] [--phases baseline,llm,suspended]
+//             [--http-version 1.1|2|h2c]
+//
+// --http-version sets plugins.llm.http_version (unset: the plugin's default); with "h2c"
+// the fake speaks HTTP/2 without TLS (tests/support/fake_h2c_server.hpp), else HTTP/1.1.
 #include "log/log.hpp"
 #include "runtime/channel.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/engine.hpp"
 #include "store/store.hpp"
+#include "alloc_stats.hpp"
 #include "bench_stats.hpp"
 #include "support/fake_llm.hpp"
 #include "support/temp_dir.hpp"
@@ -41,6 +53,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -63,6 +76,9 @@ struct Args {
   int hold_ms = 2000;
   int workers = 2;
   double phase_timeout_s = 60;
+  std::string phases = "baseline,llm,suspended";
+  std::string http_version;  // empty: the plugin's default
+  bool has_phase(const std::string& p) const { return ("," + phases + ",").find("," + p + ",") != std::string::npos; }
 };
 
 
@@ -101,6 +117,7 @@ class Run {
     o.flows = {dir_.write("bench.lua", flow_text)};
     o.plugins = {{"llm", {{"base_url", llm_url}, {"api_key", "bench"}, {"model", "fake-model"},
                           {"timeout_ms", 30000}, {"max_concurrency", 4096}}}};
+    if (!a.http_version.empty()) o.plugins["llm"]["http_version"] = a.http_version;
     engine_ = std::make_unique<runtime::Engine>(o, *store_, clock_);
     engine_->add_channel(channel_);
     engine_->add_turn_observer([this](const runtime::TurnReport& r) { on_turn(r); });
@@ -195,27 +212,34 @@ json closed_loop(const Args& a, const char* flow, const std::string& llm_url, co
 
 json suspended(const Args& a, const std::string& llm_url) {
   std::cerr << "llm_turns: suspended (" << a.conversations << " turns waiting " << a.hold_ms << " ms)\n";
+  const AllocStats alloc;
   Run run(a, kLlmFlow, llm_url, 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  malloc_trim(0);
+  alloc.release_free_memory();
   const long idle_kb = read_rss().anon_kb;
+  const long long idle_live = alloc.live_bytes();
   long peak_kb = idle_kb;
+  long long peak_live = idle_live;
   std::thread sampler([&] {
     const auto end = Steady::now() + std::chrono::milliseconds(a.hold_ms - 200);
     std::this_thread::sleep_for(std::chrono::milliseconds(a.hold_ms / 2));  // all accepted and suspended
     while (Steady::now() < end) {
       peak_kb = std::max(peak_kb, read_rss().anon_kb);
+      peak_live = std::max(peak_live, alloc.live_bytes());
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
   const bool complete = run.drive(a.phase_timeout_s);
   sampler.join();
   const double per_turn = static_cast<double>(peak_kb - idle_kb) * 1024.0 / a.conversations;
-  return {{"complete", complete}, {"turns", run.turns()}, {"idle_anon_kb", idle_kb}, {"suspended_anon_kb", peak_kb},
-          {"bytes_per_suspended_turn", per_turn},
-          {"note", "RSS growth of the engine process while every turn waits on the LLM (the fake runs in "
-                   "another process): Lua coroutine + ctx, the pending curl request and its connection, "
-                   "the engine's turn context"}};
+  const double live_per_turn = static_cast<double>(peak_live - idle_live) / a.conversations;
+  return {{"complete", complete}, {"turns", run.turns()}, {"turn_errors", run.errors()},
+          {"allocator", alloc.allocator()}, {"idle_anon_kb", idle_kb}, {"suspended_anon_kb", peak_kb},
+          {"bytes_per_suspended_turn", per_turn}, {"idle_live_bytes", idle_live}, {"suspended_live_bytes", peak_live},
+          {"live_bytes_per_suspended_turn", live_per_turn},
+          {"note", "growth of the engine process while every turn waits on the LLM (the fake runs in "
+                   "another process), as RSS and as the allocator's live bytes: Lua coroutine + ctx, the "
+                   "pending curl request and its connection, the engine's turn context"}};
 }
 
 // The fake LLM runs in a child process, so that its CPU, connections and buffers are
@@ -223,7 +247,7 @@ json suspended(const Args& a, const std::string& llm_url) {
 struct FakeLlmProcess {
   pid_t pid = -1;
   std::string url;
-  explicit FakeLlmProcess(int latency_ms) {
+  FakeLlmProcess(int latency_ms, bool h2c) {
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
     pid = fork();
@@ -231,7 +255,7 @@ struct FakeLlmProcess {
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       close(fds[0]);
-      test::FakeLlm llm;
+      test::FakeLlm llm(h2c ? test::FakeLlm::Wire::h2c : test::FakeLlm::Wire::http1);
       llm.set_default(test::LlmStep::reply("Cubre fallecimiento por cualquier causa.", std::chrono::milliseconds(latency_ms)));
       const std::string u = llm.base_url() + "\n";
       if (write(fds[1], u.data(), u.size()) != static_cast<ssize_t>(u.size())) _exit(1);
@@ -260,31 +284,51 @@ int main(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    const int v = std::atoi(argv[i + 1]);
+    const std::string text = argv[i + 1];
+    const int v = std::atoi(text.c_str());
     if (k == "--conversations") a.conversations = v;
     else if (k == "--rounds") a.rounds = v;
     else if (k == "--latency-ms") a.latency_ms = v;
     else if (k == "--hold-ms") a.hold_ms = v;
     else if (k == "--workers") a.workers = v;
     else if (k == "--phase-timeout") a.phase_timeout_s = v;
+    else if (k == "--phases") a.phases = text;
+    else if (k == "--http-version") a.http_version = text;
     else {
       std::cerr << "llm_turns: unknown option " << k << "\n";
       return 2;
     }
   }
+  for (std::size_t from = 0; from <= a.phases.size();) {
+    const std::size_t comma = std::min(a.phases.find(',', from), a.phases.size());
+    const std::string p = a.phases.substr(from, comma - from);
+    if (p != "baseline" && p != "llm" && p != "suspended") {
+      std::cerr << "llm_turns: unknown phase '" << p << "' in --phases (baseline, llm, suspended)\n";
+      return 2;
+    }
+    from = comma + 1;
+  }
   log::set_level(log::Level::warn);
-  // Both fakes start before any thread of this process exists (fork copies one thread).
-  FakeLlmProcess llm(a.latency_ms), slow_llm(a.hold_ms);
+  // The fakes start before any thread of this process exists (fork copies one thread).
+  std::unique_ptr<FakeLlmProcess> llm, slow_llm;
+  const bool h2c = a.http_version == "h2c";
+  if (a.has_phase("baseline") || a.has_phase("llm")) llm = std::make_unique<FakeLlmProcess>(a.latency_ms, h2c);
+  if (a.has_phase("suspended")) slow_llm = std::make_unique<FakeLlmProcess>(a.hold_ms, h2c);
   json out{{"load_at_start", loadavg()}, {"conversations", a.conversations}, {"rounds", a.rounds},
-           {"llm_latency_ms", a.latency_ms}, {"workers", a.workers}};
-  out["baseline"] = closed_loop(a, kSayFlow, llm.url, "baseline (no LLM)");
-  out["llm"] = closed_loop(a, kLlmFlow, llm.url, "llm");
-  const double bound = a.conversations * 1000.0 / a.latency_ms;
-  out["llm"]["bound_turns_per_s"] = bound;
-  out["llm"]["ratio_to_bound"] = out["llm"]["turns_per_s"].get<double>() / bound;
-  const double extra = out["llm"]["cpu_us_per_turn"].get<double>() - out["baseline"]["cpu_us_per_turn"].get<double>();
-  out["llm"]["cpu_us_per_llm_call_over_baseline"] = extra;
-  out["suspended"] = suspended(a, slow_llm.url);
+           {"llm_latency_ms", a.latency_ms}, {"workers", a.workers}, {"phases", a.phases},
+           {"http_version", a.http_version.empty() ? "default" : a.http_version}};
+  if (a.has_phase("baseline")) out["baseline"] = closed_loop(a, kSayFlow, llm->url, "baseline (no LLM)");
+  if (a.has_phase("llm")) {
+    out["llm"] = closed_loop(a, kLlmFlow, llm->url, "llm");
+    const double bound = a.conversations * 1000.0 / a.latency_ms;
+    out["llm"]["bound_turns_per_s"] = bound;
+    out["llm"]["ratio_to_bound"] = out["llm"]["turns_per_s"].get<double>() / bound;
+    if (out.contains("baseline")) {
+      const double extra = out["llm"]["cpu_us_per_turn"].get<double>() - out["baseline"]["cpu_us_per_turn"].get<double>();
+      out["llm"]["cpu_us_per_llm_call_over_baseline"] = extra;
+    }
+  }
+  if (a.has_phase("suspended")) out["suspended"] = suspended(a, slow_llm->url);
   out["load_at_end"] = loadavg();
   std::cout << out.dump(2) << std::endl;
   return 0;

@@ -13,6 +13,7 @@
 #include "net/http_client.hpp"
 
 #include "log/log.hpp"
+#include "net/h2c_connections.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -73,6 +74,7 @@ struct Transfer {
   ~Transfer() {
     if (easy) curl_easy_cleanup(easy);
     if (header_list) curl_slist_free_all(header_list);
+    if (h2c) h2c->finish(h2c_origin, opens_h2c_connection, h2c_socket_seen);
   }
   std::uint64_t id = 0;
   CURL* easy = nullptr;
@@ -83,6 +85,11 @@ struct Transfer {
   Clock::time_point started;
   bool too_large = false;
   char error_buffer[CURL_ERROR_SIZE] = {};
+  // h2c requests only (H2cConnections): set by configure(), released by the destructor.
+  H2cConnections* h2c = nullptr;
+  std::string h2c_origin;
+  bool opens_h2c_connection = false;
+  bool h2c_socket_seen = false;
 };
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
@@ -120,7 +127,8 @@ bool valid_method(const std::string& m) {
 }  // namespace
 
 struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
-  Impl(asio::io_context& io, HttpClientOptions options) : io(io), timer(io), options(options) {
+  Impl(asio::io_context& io, HttpClientOptions options)
+      : io(io), timer(io), options(options), h2c(static_cast<std::size_t>(std::max(1L, options.max_concurrent_streams))) {
     init_curl_once();
     multi = curl_multi_init();
     if (!multi) throw std::runtime_error("curl_multi_init failed");
@@ -128,6 +136,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::on_timer);
     curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_MAX_CONCURRENT_STREAMS, std::max(1L, options.max_concurrent_streams));
     apply_limits();
   }
 
@@ -163,6 +172,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   CURLM* multi = nullptr;
   asio::steady_timer timer;
   HttpClientOptions options;
+  H2cConnections h2c;  // before `transfers`: a Transfer's destructor reports to it
   bool timeout_posted = false;
   bool closed = false;
   std::uint64_t next_id = 1;
@@ -194,20 +204,43 @@ std::string HttpClient::Impl::configure(Transfer& t) {
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::open_socket);
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &t);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::close_socket);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
+  if (r.receive_buffer_bytes > 0) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, static_cast<long>(r.receive_buffer_bytes));
+  if (r.upload_buffer_bytes > 0) curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, static_cast<long>(r.upload_buffer_bytes));
+  switch (r.version) {
+    case HttpVersion::any:
+      break;
+    case HttpVersion::http1_1:
+      curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+      break;
+    case HttpVersion::http2_tls:
+      curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+      curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+      break;
+    case HttpVersion::h2c:
+      // Prior knowledge only to open a connection: see h2c_connections.hpp.
+      t.h2c = &h2c;
+      t.h2c_origin = url_origin(r.url);
+      t.opens_h2c_connection = h2c.start(t.h2c_origin);
+      curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(t.opens_h2c_connection ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                                                                                           : CURL_HTTP_VERSION_2_0));
+      curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+      break;
+  }
 
-  if (method == "GET" && r.body.empty()) {
+  const std::string& body = r.shared_body ? *r.shared_body : r.body;
+  if (method == "GET" && body.empty()) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else if (method == "HEAD") {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else {
     if (method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (method == "POST" || !r.body.empty()) {
-      // t.request.body lives as long as the easy handle, so no copy is needed.
-      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-      curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+    if (method == "POST" || !body.empty()) {
+      // t.request holds the body as long as the easy handle lives, so no copy is needed.
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.data());
     }
   }
 
@@ -218,6 +251,9 @@ std::string HttpClient::Impl::configure(Transfer& t) {
     t.header_list = curl_slist_append(t.header_list, line.c_str());
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list);
+  // header_list is curl's copy; this one would only add to the memory of a request that
+  // waits (an LLM call is in flight for seconds).
+  t.request.headers = {};
   return {};
 }
 
@@ -392,16 +428,24 @@ int HttpClient::Impl::on_timer(CURLM*, long timeout_ms, void* user) {
   return 0;
 }
 
-curl_socket_t HttpClient::Impl::open_socket(void*, curlsocktype purpose, curl_sockaddr* address) {
+curl_socket_t HttpClient::Impl::open_socket(void* user, curlsocktype purpose, curl_sockaddr* address) {
   if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
   int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
-  return fd < 0 ? CURL_SOCKET_BAD : fd;
+  if (fd < 0) return CURL_SOCKET_BAD;
+  auto* t = static_cast<Transfer*>(user);  // the transfer this connection is opened for
+  if (t->h2c && t->opens_h2c_connection) {
+    t->h2c->socket_opened(t->h2c_origin, fd, !t->h2c_socket_seen);
+    t->h2c_socket_seen = true;
+  }
+  return fd;
 }
 
 int HttpClient::Impl::close_socket(void* user, curl_socket_t fd) {
   // curl normally sent CURL_POLL_REMOVE already; if not, release the wrapper now so
   // asio never holds an fd number that the kernel may hand out again.
-  static_cast<Impl*>(user)->detach(fd);
+  auto* self = static_cast<Impl*>(user);
+  self->detach(fd);
+  self->h2c.socket_closed(fd);
   return ::close(fd);
 }
 

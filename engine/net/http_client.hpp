@@ -21,13 +21,33 @@
 
 namespace charla::net {
 
+// Which HTTP version a request may use, and whether it waits to share a connection.
+enum class HttpVersion {
+  any,       // curl's default (HTTP/2 if TLS's ALPN agrees, else 1.1), a connection per request in flight
+  http1_1,   // HTTP/1.1 only: a connection per request in flight
+  http2_tls, // HTTP/2 over TLS when ALPN agrees, else 1.1; waits for a connection being set up to
+             // learn whether it multiplexes (CURLOPT_PIPEWAIT), so many requests share one connection
+  h2c,       // HTTP/2 from the first byte ("prior knowledge", also without TLS), multiplexed as above
+};
+
 struct HttpRequest {
   std::string method = "GET";
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When set, sent instead of `body`, without a copy: a caller that sends the same body
+  // again (retries) keeps one copy for all its attempts, not one more per request in flight.
+  std::shared_ptr<const std::string> shared_body;
   std::chrono::milliseconds timeout{10'000};
   std::size_t max_response_bytes = 8u << 20;  // larger responses fail with "response_too_large"
+  HttpVersion version = HttpVersion::any;
+  // curl's receive buffer, allocated for each request in flight (CURLOPT_BUFFERSIZE);
+  // 0: curl's default, 16 KiB. Smaller costs nothing but more, smaller reads.
+  std::size_t receive_buffer_bytes = 0;
+  // curl's send buffer for a body it cannot send with the headers (CURLOPT_UPLOAD_BUFFERSIZE):
+  // over HTTP/2 every request body goes through it, allocated per request in flight.
+  // 0: curl's default, 64 KiB; curl never takes less than 16 KiB.
+  std::size_t upload_buffer_bytes = 0;
 };
 
 struct HttpClientOptions {
@@ -39,6 +59,9 @@ struct HttpClientOptions {
   // Idle connections kept for reuse (CURLMOPT_MAXCONNECTS); never fewer than
   // max_host_connections, so a caller's whole in-flight window stays keep-alive.
   long max_cached_connections = 64;
+  // Requests multiplexed on one HTTP/2 connection (CURLMOPT_MAX_CONCURRENT_STREAMS; the
+  // server's own limit applies too). Beyond it curl opens another connection.
+  long max_concurrent_streams = 100;
 };
 
 struct HttpResponse {

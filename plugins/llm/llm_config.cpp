@@ -57,6 +57,12 @@ LlmConfig LlmConfig::from_json(const nlohmann::json& config) {
       c.retry_backoff = std::chrono::milliseconds(positive_integer(key, v, 0));
     } else if (key == "max_response_bytes") {
       c.max_response_bytes = static_cast<std::size_t>(positive_integer(key, v));
+    } else if (key == "http_version") {
+      const std::string version = v.is_string() ? v.get<std::string>() : "";
+      if (version == "1.1") c.http_version = LlmHttpVersion::http1_1;
+      else if (version == "2") c.http_version = LlmHttpVersion::http2;
+      else if (version == "h2c") c.http_version = LlmHttpVersion::h2c;
+      else bad(key, "must be \"1.1\", \"2\" or \"h2c\" (a string)");
     } else {
       throw std::invalid_argument("plugins.llm: unknown key '" + key + "'");
     }

@@ -12,6 +12,15 @@
 
 namespace charla::plugins::llm {
 
+// How ctx:llm talks to the provider (key http_version).
+enum class LlmHttpVersion {
+  http1_1,  // "1.1": one connection per call in flight
+  http2,    // "2" (default): HTTP/2 over TLS when the provider agrees (ALPN), calls multiplexed
+            // on shared connections; HTTP/1.1 to providers that do not, and to http:// URLs
+  h2c,      // "h2c": HTTP/2 without negotiation ("prior knowledge"), for http:// providers that
+            // speak it (and https:// ones); calls multiplexed on shared connections
+};
+
 struct LlmConfig {
   std::string base_url;                     // e.g. https://api.openai.com/v1; empty: not configured
   std::string api_key;                      // sent as "Authorization: Bearer <api_key>" when set
@@ -23,9 +32,10 @@ struct LlmConfig {
   int max_retries = 2;                      // extra attempts after 429 / 5xx / network errors
   std::chrono::milliseconds retry_backoff{250};  // first backoff; doubles each retry, jittered
   std::size_t max_response_bytes = 8u << 20;
+  LlmHttpVersion http_version = LlmHttpVersion::http2;
 
   // Keys: base_url, api_key, model, temperature, max_tokens, timeout_ms, max_concurrency,
-  // max_retries, retry_backoff_ms, max_response_bytes. null means {}.
+  // max_retries, retry_backoff_ms, max_response_bytes, http_version. null means {}.
   // Throws std::invalid_argument naming the key on an unknown key or a bad value.
   static LlmConfig from_json(const nlohmann::json& config);
 };

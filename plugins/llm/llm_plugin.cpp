@@ -25,7 +25,7 @@ struct PendingCall {
   explicit PendingCall(asio::io_context& io) : timer(io) {}
   std::uint64_t id = 0;
   PluginDone done;
-  std::string body;  // the request JSON, the same for every attempt
+  std::shared_ptr<const std::string> body;  // the request JSON, sent as is by every attempt
   bool json_mode = false;
   std::string conversation;
   Clock::time_point started;
@@ -39,6 +39,40 @@ struct PendingCall {
 };
 using CallPtr = std::shared_ptr<PendingCall>;
 
+// HTTP/2 to an http:// URL only with "h2c": without TLS there is no ALPN to ask the
+// provider, and waiting to learn whether a connection multiplexes would hold the first
+// burst of calls behind one HTTP/1.1 response.
+net::HttpVersion wire_version(const LlmConfig& config) {
+  switch (config.http_version) {
+    case LlmHttpVersion::http1_1:
+      return net::HttpVersion::http1_1;
+    case LlmHttpVersion::h2c:
+      return net::HttpVersion::h2c;
+    case LlmHttpVersion::http2:
+      break;
+  }
+  return config.base_url.starts_with("https://") ? net::HttpVersion::http2_tls : net::HttpVersion::http1_1;
+}
+
+// curl allocates a receive buffer for every request in flight, and over HTTP/2 a send
+// buffer too (the body goes through it), so while turns wait on the LLM these are memory
+// per suspended turn. Completions are a few KiB and arrive in pieces of whatever size;
+// curl's defaults (16 and 64 KiB) only save a few reads. Measured (bench/README.md,
+// "Memory per suspended LLM turn"): 4 KiB costs no more resident memory than 16 KiB with
+// jemalloc (charla's allocator) or glibc, and 12 KiB less allocated; 1 KiB (curl's
+// smallest) costs more with jemalloc, and libcurl 7.88's HTTP/2 stalls on a reply of
+// several frames with it. 16 KiB is curl's smallest send buffer.
+constexpr std::size_t kReceiveBufferBytes = 4096;
+constexpr std::size_t kUploadBufferBytes = 16384;
+
+// Every call in flight fits one HTTP/2 connection (if the provider allows that many
+// streams): the h2c workaround in net/h2c_connections.hpp relies on it.
+net::HttpClientOptions client_options(const LlmConfig& config) {
+  net::HttpClientOptions o;
+  o.max_concurrent_streams = std::max<long>(o.max_concurrent_streams, static_cast<long>(config.max_concurrency));
+  return o;
+}
+
 milliseconds remaining(Clock::time_point deadline) {
   auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
   return std::max(left, milliseconds(1));
@@ -48,13 +82,15 @@ milliseconds remaining(Clock::time_point deadline) {
 
 struct LlmPlugin::State : std::enable_shared_from_this<State> {
   State(asio::io_context& io, LlmConfig config)
-      : io(io), config(std::move(config)), client(io), rng(std::random_device{}()) {}
+      : io(io), config(std::move(config)), version(wire_version(this->config)),
+        client(io, client_options(this->config)), rng(std::random_device{}()) {}
 
   void begin(PluginCall call, PluginDone done);
   void shutdown();
 
   asio::io_context& io;
   LlmConfig config;
+  net::HttpVersion version;
   net::HttpClient client;
   LlmMetrics metrics;
 
@@ -120,7 +156,7 @@ void LlmPlugin::State::begin(PluginCall call, PluginDone done) {
   auto c = std::make_shared<PendingCall>(io);
   c->id = next_id++;
   c->done = std::move(done);
-  c->body = chat_request_body(*args, config).dump();
+  c->body = std::make_shared<const std::string>(chat_request_body(*args, config).dump());
   c->json_mode = args->json;
   c->conversation = call.conversation;
   c->started = now;
@@ -181,9 +217,12 @@ void LlmPlugin::State::send(const CallPtr& c) {
   req.url = config.base_url + "/chat/completions";
   req.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
   if (!config.api_key.empty()) req.headers.emplace_back("Authorization", "Bearer " + config.api_key);
-  req.body = c->body;
+  req.shared_body = c->body;
   req.timeout = remaining(c->deadline);
   req.max_response_bytes = config.max_response_bytes;
+  req.version = version;
+  req.receive_buffer_bytes = kReceiveBufferBytes;
+  req.upload_buffer_bytes = kUploadBufferBytes;
   c->attempts++;
   record([](LlmMetrics& m) { m.http_requests++; });
   c->http_id = client.request(std::move(req), [weak = weak_from_this(), c](net::HttpResponse r) {

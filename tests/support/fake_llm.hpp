@@ -5,6 +5,9 @@
 //    "message":{"role":"assistant","content":...},"finish_reason":"stop"}],"usage":{...}}
 // Each request takes the next scripted step (script()), then the default step.
 // Steps: a reply (optionally slow), 429 with Retry-After, 5xx, malformed JSON, hang.
+// It speaks HTTP/1.1 (server()), or HTTP/2 without TLS (Wire::h2c, h2c()) with the same
+// answers.
+#include "support/fake_h2c_server.hpp"
 #include "support/fake_http_server.hpp"
 
 #include <nlohmann/json.hpp>
@@ -12,6 +15,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -46,10 +50,17 @@ struct LlmStep {
 
 class FakeLlm {
  public:
-  FakeLlm() : server_([this](const FakeRequest& r) { return answer(r); }) {}
+  enum class Wire { http1, h2c };
 
-  std::string base_url() const { return server_.url("/v1"); }
-  FakeHttpServer& server() { return server_; }
+  explicit FakeLlm(Wire wire = Wire::http1) {
+    auto handler = [this](const FakeRequest& r) { return answer(r); };
+    if (wire == Wire::h2c) h2c_ = std::make_unique<FakeH2cServer>(handler);
+    else server_ = std::make_unique<FakeHttpServer>(handler);
+  }
+
+  std::string base_url() const { return server_ ? server_->url("/v1") : h2c_->url("/v1"); }
+  FakeHttpServer& server() { return *server_; }  // Wire::http1 only
+  FakeH2cServer& h2c() { return *h2c_; }          // Wire::h2c only
 
   void script(std::vector<LlmStep> steps) {
     std::lock_guard lock(mutex_);
@@ -64,7 +75,7 @@ class FakeLlm {
     std::lock_guard lock(mutex_);
     return bodies_;
   }
-  std::vector<FakeRequest> requests() const { return server_.received(); }
+  std::vector<FakeRequest> requests() const { return server_ ? server_->received() : h2c_->received(); }
 
   static std::string completion(const std::string& content, std::size_t prompt_tokens, std::size_t completion_tokens,
                                 const std::string& model = "fake-model") {
@@ -141,7 +152,9 @@ class FakeLlm {
   std::deque<LlmStep> script_;
   LlmStep default_ = LlmStep::reply();
   std::vector<nlohmann::json> bodies_;
-  FakeHttpServer server_;  // last: stopped first, while the state it uses still exists
+  // Last: stopped first, while the state they use still exists.
+  std::unique_ptr<FakeHttpServer> server_;
+  std::unique_ptr<FakeH2cServer> h2c_;
 };
 
 }  // namespace charla::test

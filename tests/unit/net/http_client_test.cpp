@@ -101,6 +101,25 @@ TEST_CASE("POST, PUT and DELETE send method and body", "[net]") {
   CHECK(methods == std::set<std::string>{"POST", "PUT", "DELETE"});
 }
 
+TEST_CASE("a shared body is sent by every request that holds it", "[net]") {
+  FakeHttpServer server([](const FakeRequest& req) { return FakeReply::json(req.body()); });
+  boost::asio::io_context io;
+  HttpClient client(io);
+  auto body = std::make_shared<const std::string>(R"({"messages":[{"role":"user","content":"hola"}]})");
+  std::vector<HttpResponse> got;
+  for (int i = 0; i < 2; ++i) {
+    HttpRequest req = get(server.url("/v1/chat/completions"));
+    req.method = "POST";
+    req.shared_body = body;
+    req.body = "ignored when shared_body is set";
+    client.request(req, [&](HttpResponse r) { got.push_back(std::move(r)); });
+  }
+  REQUIRE(run_until(io, [&] { return got.size() == 2; }));
+  for (auto& r : got) CHECK(r.body == *body);
+  for (auto& s : server.received()) CHECK(s.body() == *body);
+  CHECK(body.use_count() == 1);  // the client let go of it with each request
+}
+
 TEST_CASE("HTTP error statuses are responses, not errors", "[net]") {
   FakeHttpServer server([](const FakeRequest&) { return FakeReply::text("nope", 503); });
   boost::asio::io_context io;
