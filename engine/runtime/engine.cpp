@@ -123,9 +123,7 @@ void Engine::accept(std::vector<InboundEvent> events, std::function<void(const A
   rows->reserve(events.size());
   for (auto& e : events) {
     if (!e.received_ms) e.received_ms = now;
-    auto j = e.to_json();
-    j.erase("seq");
-    rows->push_back(j.dump());
+    rows->push_back(e.dump_without_seq());
   }
   auto batch = std::make_shared<std::vector<InboundEvent>>(std::move(events));
   auto result = std::make_shared<AcceptResult>();

@@ -18,6 +18,27 @@ nlohmann::json InboundEvent::to_json() const {
   return j;
 }
 
+std::string InboundEvent::dump_without_seq() const {
+  // nlohmann dumps object members sorted by key; this writes them in that order.
+  const auto quoted = [](const std::string& s) { return nlohmann::json(s).dump(); };
+  const std::string payload_text = payload.dump();
+  std::string out;
+  out.reserve(payload_text.size() + conversation.size() + name.size() + dedup_id.size() + 160);
+  out.append("{\"account\":").append(quoted(account));
+  if (attempts) out.append(",\"attempts\":").append(std::to_string(attempts));
+  out.append(",\"channel\":").append(quoted(channel));
+  out.append(",\"conversation\":").append(quoted(conversation));
+  out.append(",\"dedup_id\":").append(quoted(dedup_id));
+  out.append(",\"flow\":").append(quoted(flow));
+  out.append(",\"kind\":").append(kind == Kind::message ? "\"message\"" : kind == Kind::timer ? "\"timer\"" : "\"enter\"");
+  out.append(",\"name\":").append(quoted(name));
+  out.append(",\"payload\":").append(payload_text);
+  out.append(",\"received_ms\":").append(std::to_string(received_ms));
+  out.append(",\"user\":").append(quoted(user));
+  out.push_back('}');
+  return out;
+}
+
 InboundEvent InboundEvent::from_json(const nlohmann::json& j) {
   InboundEvent e;
   const auto kind = j.at("kind").get<std::string>();

@@ -34,6 +34,11 @@ struct InboundEvent {
   std::chrono::steady_clock::time_point accepted_at{};
 
   nlohmann::json to_json() const;
+  // The inbox row without "seq" (the writer splices in the seq it assigns): the same
+  // bytes as to_json() less "seq", dumped, but written field by field. This runs once per
+  // webhook message on the HTTP thread; building the DOM deep-copied the payload only to
+  // dump it again.
+  std::string dump_without_seq() const;
   static InboundEvent from_json(const nlohmann::json& j);  // throws nlohmann::json::exception
 };
 
