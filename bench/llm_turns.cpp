@@ -26,10 +26,13 @@
 //
 //   llm_turns [--conversations 1000] [--rounds 5] [--latency-ms 200] [--hold-ms 2000]
 //             [--workers 2] [--phase-timeout 60] [--phases baseline,llm,suspended]
-//             [--http-version 1.1|2|h2c]
+//             [--http-version 1.1|2|h2c] [--max-concurrency 4096]
 //
 // --http-version sets plugins.llm.http_version (unset: the plugin's default); with "h2c"
 // the fake speaks HTTP/2 without TLS (tests/support/fake_h2c_server.hpp), else HTTP/1.1.
+// --max-concurrency sets plugins.llm.max_concurrency: 4096 puts every call in flight (the
+// cost of a call in flight); below the number of turns held, the rest wait in the plugin's
+// queue, and those past lua.turn_time_budget_ms fail (counted in turn_errors).
 #include "log/log.hpp"
 #include "runtime/channel.hpp"
 #include "runtime/clock.hpp"
@@ -78,12 +81,11 @@ struct Args {
   double phase_timeout_s = 60;
   std::string phases = "baseline,llm,suspended";
   std::string http_version;  // empty: the plugin's default
+  // 4096: every call in flight at once (the per-call cost); the plugin's default is 32 per
+  // worker, where further calls wait in its queue without a curl handle.
+  int max_concurrency = 4096;
   bool has_phase(const std::string& p) const { return ("," + phases + ",").find("," + p + ",") != std::string::npos; }
 };
-
-
-
-
 
 class NullChannel final : public runtime::Channel {
  public:
@@ -116,7 +118,7 @@ class Run {
     o.workers = a.workers;
     o.flows = {dir_.write("bench.lua", flow_text)};
     o.plugins = {{"llm", {{"base_url", llm_url}, {"api_key", "bench"}, {"model", "fake-model"},
-                          {"timeout_ms", 30000}, {"max_concurrency", 4096}}}};
+                          {"timeout_ms", 30000}, {"max_concurrency", a.max_concurrency}}}};
     if (!a.http_version.empty()) o.plugins["llm"]["http_version"] = a.http_version;
     engine_ = std::make_unique<runtime::Engine>(o, *store_, clock_);
     engine_->add_channel(channel_);
@@ -294,6 +296,7 @@ int main(int argc, char** argv) {
     else if (k == "--phase-timeout") a.phase_timeout_s = v;
     else if (k == "--phases") a.phases = text;
     else if (k == "--http-version") a.http_version = text;
+    else if (k == "--max-concurrency") a.max_concurrency = v;
     else {
       std::cerr << "llm_turns: unknown option " << k << "\n";
       return 2;
