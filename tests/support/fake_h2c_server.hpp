@@ -21,47 +21,16 @@
 
 namespace charla::test {
 
-class FakeH2cServer {
+class FakeH2cServer : public FakeServerBase {
  public:
   // Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
   static constexpr std::uint32_t kMaxConcurrentStreams = 1000;
 
   explicit FakeH2cServer(FakeHandler handler = [](const FakeRequest&) { return FakeReply::text("ok"); })
-      : handler_(std::move(handler)) {
-    namespace asio = boost::asio;
-    acceptor_.open(asio::ip::tcp::v4());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind({asio::ip::make_address_v4("127.0.0.1"), 0});
-    acceptor_.listen(asio::socket_base::max_listen_connections);
-    port_ = acceptor_.local_endpoint().port();
-    accept();
-    thread_ = std::thread([this] { io_.run(); });
+      : FakeServerBase(std::move(handler)) {
+    listen([this](boost::asio::ip::tcp::socket socket) { std::make_shared<Session>(*this, std::move(socket))->start(); });
   }
-
-  ~FakeH2cServer() {
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-
-  FakeH2cServer(const FakeH2cServer&) = delete;
-  FakeH2cServer& operator=(const FakeH2cServer&) = delete;
-
-  std::uint16_t port() const { return port_; }
-  std::string url(const std::string& path = "/") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-
-  void set_handler(FakeHandler handler) {
-    std::lock_guard lock(mutex_);
-    handler_ = std::move(handler);
-  }
-
-  std::size_t requests() const { return requests_; }        // complete requests (streams) received
-  std::size_t connections() const { return connections_; }  // connections accepted
-  std::size_t active() const { return active_; }            // received, not yet answered
-  std::size_t max_active() const { return max_active_; }    // high-water mark of active()
-  std::vector<FakeRequest> received() const {
-    std::lock_guard lock(mutex_);
-    return received_;
-  }
+  ~FakeH2cServer() { stop(); }
 
  private:
   struct Stream {
@@ -237,45 +206,6 @@ class FakeH2cServer {
     bool writing_ = false;
     bool closed_ = false;
   };
-
-  void accept() {
-    acceptor_.async_accept([this](boost::system::error_code ec, boost::asio::ip::tcp::socket socket) {
-      if (ec) return;
-      connections_++;
-      std::make_shared<Session>(*this, std::move(socket))->start();
-      accept();
-    });
-  }
-
-  static void raise_max(std::atomic<std::size_t>& high, std::size_t now) {
-    std::size_t seen = high;
-    while (now > seen && !high.compare_exchange_weak(seen, now)) {
-    }
-  }
-
-  FakeReply handle(const FakeRequest& request) {
-    requests_++;
-    raise_max(max_active_, ++active_);
-    FakeHandler handler;
-    {
-      std::lock_guard lock(mutex_);
-      received_.push_back(request);
-      handler = handler_;
-    }
-    return handler(request);
-  }
-
-  boost::asio::io_context io_;  // declared first: destroyed last, after every session
-  boost::asio::ip::tcp::acceptor acceptor_{io_};
-  std::uint16_t port_ = 0;
-  mutable std::mutex mutex_;
-  FakeHandler handler_;
-  std::vector<FakeRequest> received_;
-  std::atomic<std::size_t> requests_{0};
-  std::atomic<std::size_t> connections_{0};
-  std::atomic<std::size_t> active_{0};
-  std::atomic<std::size_t> max_active_{0};
-  std::thread thread_;
 };
 
 }  // namespace charla::test

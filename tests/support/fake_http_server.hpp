@@ -68,27 +68,15 @@ struct FakeReply {
 
 using FakeHandler = std::function<FakeReply(const FakeRequest&)>;
 
-class FakeHttpServer {
+// What the fake servers (this one and fake_h2c_server.hpp) share: a listener on
+// 127.0.0.1 with a free port, the io_context thread, the handler, the requests received
+// and the counters tests assert on. A server calls listen() at the end of its
+// constructor with how to start a session on an accepted socket, and stop() first in its
+// destructor, so no handler runs while its own members are destroyed.
+class FakeServerBase {
  public:
-  explicit FakeHttpServer(FakeHandler handler = [](const FakeRequest&) { return FakeReply::text("ok"); })
-      : handler_(std::move(handler)) {
-    namespace asio = boost::asio;
-    acceptor_.open(asio::ip::tcp::v4());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind({asio::ip::make_address_v4("127.0.0.1"), 0});
-    acceptor_.listen(asio::socket_base::max_listen_connections);
-    port_ = acceptor_.local_endpoint().port();
-    accept();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-
-  ~FakeHttpServer() {
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-
-  FakeHttpServer(const FakeHttpServer&) = delete;
-  FakeHttpServer& operator=(const FakeHttpServer&) = delete;
+  FakeServerBase(const FakeServerBase&) = delete;
+  FakeServerBase& operator=(const FakeServerBase&) = delete;
 
   std::uint16_t port() const { return port_; }
   std::string url(const std::string& path = "/") const {
@@ -100,16 +88,92 @@ class FakeHttpServer {
     handler_ = std::move(handler);
   }
 
-  std::size_t requests() const { return requests_; }        // requests received
+  std::size_t requests() const { return requests_; }        // requests (HTTP/2: streams) received
   std::size_t connections() const { return connections_; }  // connections accepted
   std::size_t active() const { return active_; }            // received, not yet answered
   std::size_t max_active() const { return max_active_; }    // high-water mark of active()
-  std::size_t open() const { return open_; }                // connections open now
-  std::size_t max_open() const { return max_open_; }        // high-water mark of open()
   std::vector<FakeRequest> received() const {
     std::lock_guard lock(mutex_);
     return received_;
   }
+
+ protected:
+  using SessionStarter = std::function<void(boost::asio::ip::tcp::socket)>;
+
+  explicit FakeServerBase(FakeHandler handler) : handler_(std::move(handler)) {
+    namespace asio = boost::asio;
+    acceptor_.open(asio::ip::tcp::v4());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind({asio::ip::make_address_v4("127.0.0.1"), 0});
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    port_ = acceptor_.local_endpoint().port();
+  }
+  ~FakeServerBase() { stop(); }
+
+  void listen(SessionStarter start_session) {
+    start_session_ = std::move(start_session);
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void stop() {
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  static void raise_max(std::atomic<std::size_t>& high, std::size_t now) {
+    std::size_t seen = high;
+    while (now > seen && !high.compare_exchange_weak(seen, now)) {
+    }
+  }
+
+  // Counts and records the request, then asks the handler (on the server's thread).
+  FakeReply handle(const FakeRequest& request) {
+    requests_++;
+    raise_max(max_active_, ++active_);
+    FakeHandler handler;
+    {
+      std::lock_guard lock(mutex_);
+      received_.push_back(request);
+      handler = handler_;
+    }
+    return handler(request);
+  }
+
+  boost::asio::io_context io_;  // declared first: destroyed last, after every session
+  std::atomic<std::size_t> active_{0};
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, boost::asio::ip::tcp::socket socket) {
+      if (ec) return;
+      connections_++;
+      start_session_(std::move(socket));
+      accept();
+    });
+  }
+
+  boost::asio::ip::tcp::acceptor acceptor_{io_};
+  std::uint16_t port_ = 0;
+  SessionStarter start_session_;
+  mutable std::mutex mutex_;
+  FakeHandler handler_;
+  std::vector<FakeRequest> received_;
+  std::atomic<std::size_t> requests_{0};
+  std::atomic<std::size_t> connections_{0};
+  std::atomic<std::size_t> max_active_{0};
+  std::thread thread_;
+};
+
+class FakeHttpServer : public FakeServerBase {
+ public:
+  explicit FakeHttpServer(FakeHandler handler = [](const FakeRequest&) { return FakeReply::text("ok"); })
+      : FakeServerBase(std::move(handler)) {
+    listen([this](boost::asio::ip::tcp::socket socket) { std::make_shared<Session>(*this, std::move(socket))->read(); });
+  }
+  ~FakeHttpServer() { stop(); }
+
+  std::size_t open() const { return open_; }          // connections open now
+  std::size_t max_open() const { return max_open_; }  // high-water mark of open()
 
  private:
   class Session : public std::enable_shared_from_this<Session> {
@@ -196,46 +260,8 @@ class FakeHttpServer {
     std::unique_ptr<boost::beast::http::response<boost::beast::http::string_body>> response_;
   };
 
-  void accept() {
-    acceptor_.async_accept([this](boost::beast::error_code ec, boost::asio::ip::tcp::socket socket) {
-      if (ec) return;
-      connections_++;
-      std::make_shared<Session>(*this, std::move(socket))->read();
-      accept();
-    });
-  }
-
-  static void raise_max(std::atomic<std::size_t>& high, std::size_t now) {
-    std::size_t seen = high;
-    while (now > seen && !high.compare_exchange_weak(seen, now)) {
-    }
-  }
-
-  FakeReply handle(const FakeRequest& request) {
-    requests_++;
-    raise_max(max_active_, ++active_);
-    FakeHandler handler;
-    {
-      std::lock_guard lock(mutex_);
-      received_.push_back(request);
-      handler = handler_;
-    }
-    return handler(request);
-  }
-
-  boost::asio::io_context io_;  // declared first: destroyed last, after every session
-  boost::asio::ip::tcp::acceptor acceptor_{io_};
-  std::uint16_t port_ = 0;
-  mutable std::mutex mutex_;
-  FakeHandler handler_;
-  std::vector<FakeRequest> received_;
-  std::atomic<std::size_t> requests_{0};
-  std::atomic<std::size_t> connections_{0};
-  std::atomic<std::size_t> active_{0};
-  std::atomic<std::size_t> max_active_{0};
   std::atomic<std::size_t> open_{0};
   std::atomic<std::size_t> max_open_{0};
-  std::thread thread_;
 };
 
 }  // namespace charla::test
