@@ -42,8 +42,7 @@ mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/charla-intake-run.XXXXXX)
 PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_started
   rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -1,6 +1,11 @@
-# Shell helpers shared by the benchmark scripts (run.sh, intake.sh). Sourced, not run.
+# Shell helpers shared by the benchmark scripts (run.sh, intake.sh, handoff_queue.sh). Sourced, not run.
 
 log() { echo "[$(date +%T)] $*" >&2; }
+
+stop_started() {  # on exit: kill every background pid the script put in PIDS, then reap them
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
 
 stop_pid() {  # graceful SIGTERM, then wait (bounded), then SIGKILL
   local pid=$1
