@@ -23,22 +23,14 @@ Python 3 standard library only; every command is bounded by a timeout.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 TIMEOUT_S = 30
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 
-def run(charla, *args):
-    p = subprocess.run([charla, *args], capture_output=True, text=True, timeout=TIMEOUT_S)
-    return p.returncode, p.stdout, p.stderr
-
-
-def expect(cond, what, output=""):
-    if not cond:
-        print(f"FAIL: {what}\n--- output ---\n{output}", file=sys.stderr)
-        sys.exit(1)
+from cli import expect, run_charla  # noqa: E402
 
 
 def main():
@@ -51,7 +43,7 @@ def main():
     shipped = [os.path.join(src, "flows", "insurance.lua")] + [
         os.path.join(src, "examples", d, "flow.lua") for d in ("insurance", "clinic", "real_estate")
         if os.path.exists(os.path.join(src, "examples", d, "flow.lua"))]
-    rc, out, err = run(a.charla, "check", *shipped)
+    rc, out, err = run_charla(a.charla, "check", *shipped, timeout=TIMEOUT_S)
     expect(rc == 0, f"shipped flows pass check (rc={rc})", out + err)
     expect(out.count("ok   ") == len(shipped) and "warn" not in out, "one ok line per flow, no warnings", out)
 
@@ -63,7 +55,7 @@ def main():
                     '  B = { final = true, enter = function(ctx) ctx:say("fin") end },\n'
                     '  OLVIDADO = { enter = function(ctx) return "A" end },\n'
                     '} }\n')
-        rc, out, err = run(a.charla, "check", orphan)
+        rc, out, err = run_charla(a.charla, "check", orphan, timeout=TIMEOUT_S)
         expect(rc == 0, f"an unreachable state is a warning, not an error (rc={rc})", out + err)
         expect("warn" in out and "state OLVIDADO is not reached from A" in out, "warning names the state", out)
         expect("state B " not in out, "reachable states are not reported", out)
@@ -73,7 +65,7 @@ def main():
             f.write('return { name = "b", initial = "A", states = {\n'
                     '  A = { message = function(ctx, msg) return "NO_EXISTE" end },\n'
                     '} }\n')
-        rc, out, err = run(a.charla, "check", broken)
+        rc, out, err = run_charla(a.charla, "check", broken, timeout=TIMEOUT_S)
         expect(rc == 2, f"unknown state fails check with exit 2 (rc={rc})", out + err)
         expect("broken.lua:2:" in out and "NO_EXISTE" in out, "error names file:line and the state", out)
 
@@ -83,7 +75,7 @@ def main():
                     '  A = { message = function(ctx, msg) return "B" end },\n'
                     '  B = { enter = function(ctx) ctx:say("fin") end },\n'
                     '} }\n')
-        rc, out, err = run(a.charla, "check", dead_end)
+        rc, out, err = run_charla(a.charla, "check", dead_end, timeout=TIMEOUT_S)
         expect(rc == 0 and "dead_end.lua:3: state B has no way out" in out, f"dead end warned (rc={rc})", out + err)
 
         nested = os.path.join(tmp, "nested.lua")
@@ -97,17 +89,17 @@ def main():
                     '  end },\n'
                     '  RECEPCION = { final = true },\n'
                     '} }\n')
-        rc, out, err = run(a.charla, "check", nested)
+        rc, out, err = run_charla(a.charla, "check", nested, timeout=TIMEOUT_S)
         expect(rc == 0 and "warn" not in out, f"nested function and helper pass check (rc={rc})", out + err)
         with open(nested) as f:
             text = f.read()
         with open(nested, "w") as f:
             f.write(text.replace('return "RECEPCION"', 'return "RECEPCIOM"'))
-        rc, out, err = run(a.charla, "check", nested)
+        rc, out, err = run_charla(a.charla, "check", nested, timeout=TIMEOUT_S)
         expect(rc == 2 and "nested.lua:1: returns unknown state 'RECEPCIOM'" in out,
                f"typo in a helper fails at its line (rc={rc})", out + err)
 
-        rc, out, err = run(a.charla, "check", "--json", orphan, broken, nested)
+        rc, out, err = run_charla(a.charla, "check", "--json", orphan, broken, nested, timeout=TIMEOUT_S)
         expect(rc == 2, f"--json keeps the exit status (rc={rc})", out + err)
         doc = json.loads(out)
         expect([f["ok"] for f in doc["files"]] == [True, False, False], "one entry per file", out)
@@ -118,21 +110,21 @@ def main():
         w = doc["warnings"][0]
         expect(w["file"] == orphan and w["line"] == 4 and w["severity"] == "warning" and "OLVIDADO" in w["message"],
                "warning has file, line, severity, message", out)
-        rc, out, err = run(a.charla, "check", "--json", *shipped)
+        rc, out, err = run_charla(a.charla, "check", "--json", *shipped, timeout=TIMEOUT_S)
         expect(rc == 0 and json.loads(out)["warnings"] == [], f"shipped flows: --json, no warnings (rc={rc})", out)
 
     flow = os.path.join(src, "flows", "insurance.lua")
-    rc, out, err = run(a.charla, "graph", flow)
+    rc, out, err = run_charla(a.charla, "graph", flow, timeout=TIMEOUT_S)
     expect(rc == 0 and out.startswith("stateDiagram-v2\n"), f"mermaid by default (rc={rc})", out + err)
     for edge in ("[*] --> s_INICIO", "s_INICIO --> s_NEEDS_ANALYSIS", "s_NEEDS_ANALYSIS --> s_COTIZACION",
                  "s_COTIZACION --> s_PROPUESTA", "s_PROPUESTA --> s_FINALIZADO"):
         expect(edge in out, f"mermaid has edge {edge}", out)
 
-    rc, out, err = run(a.charla, "graph", flow, "--format", "dot")
+    rc, out, err = run_charla(a.charla, "graph", flow, "--format", "dot", timeout=TIMEOUT_S)
     expect(rc == 0 and out.startswith('digraph "insurance" {'), f"dot output (rc={rc})", out + err)
     expect('"PROPUESTA" -> "FINALIZADO"' in out and out.rstrip().endswith("}"), "dot has the closing edge", out)
 
-    rc, out, err = run(a.charla, "graph", flow, "--format", "svg")
+    rc, out, err = run_charla(a.charla, "graph", flow, "--format", "svg", timeout=TIMEOUT_S)
     expect(rc == 2 and "mermaid" in err and "dot" in err, f"unknown format is a usage error (rc={rc})", out + err)
     print("ok: check and graph")
 

@@ -18,23 +18,15 @@ Python 3 standard library only; every command is bounded by a timeout.
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
 TIMEOUT_S = 240
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 
-def run(charla, *args, cwd=None):
-    p = subprocess.run([charla, *args], capture_output=True, text=True, timeout=TIMEOUT_S, cwd=cwd)
-    return p.returncode, p.stdout, p.stderr
-
-
-def expect(cond, what, output=""):
-    if not cond:
-        print(f"FAIL: {what}\n--- output ---\n{output}", file=sys.stderr)
-        sys.exit(1)
+from cli import expect, run_charla  # noqa: E402
 
 
 def main():
@@ -46,7 +38,7 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="charla-flowtest-") as tmp:
         junit = os.path.join(tmp, "junit.xml")
-        rc, out, err = run(a.charla, "test", fixtures, "--junit", junit)
+        rc, out, err = run_charla(a.charla, "test", fixtures, "--junit", junit, timeout=TIMEOUT_S)
         both = out + err
         expect(rc == 1, f"a failing test gives exit 1 (rc={rc})", both)
         expect(out.rstrip().endswith("4 passed, 1 failed"), "closing line counts every test", both)
@@ -66,13 +58,13 @@ def main():
         expect(len(failed) == 1 and failed[0].get("name") == "expects the wrong state",
                "the failing testcase carries its failure", open(junit).read())
 
-    rc, out, err = run(a.charla, "test", os.path.join(fixtures, "passing_test.lua"))
+    rc, out, err = run_charla(a.charla, "test", os.path.join(fixtures, "passing_test.lua"), timeout=TIMEOUT_S)
     expect(rc == 0 and out.rstrip().endswith("3 passed, 0 failed"), f"a passing file exits 0 (rc={rc})", out + err)
 
-    rc, out, err = run(a.charla, "test", os.path.join(fixtures, "no_such_test.lua"))
+    rc, out, err = run_charla(a.charla, "test", os.path.join(fixtures, "no_such_test.lua"), timeout=TIMEOUT_S)
     expect(rc == 2 and "no such file or directory" in out + err, f"a missing path is a usage error (rc={rc})", out + err)
 
-    rc, out, err = run(a.charla, "test", "examples", cwd=a.source)
+    rc, out, err = run_charla(a.charla, "test", "examples", cwd=a.source, timeout=TIMEOUT_S)
     expect(rc == 0, f"every example's tests pass (rc={rc})", out + err)
     expect(", 0 failed" in out and "FAIL" not in out, "examples: closing line with 0 failed", out + err)
     print("ok: charla test")

@@ -29,11 +29,9 @@ import urllib.request
 
 TIMEOUT_S = 60
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 
-def expect(cond, what, output=""):
-    if not cond:
-        print(f"FAIL: {what}\n--- output ---\n{output}", file=sys.stderr)
-        sys.exit(1)
+from cli import expect, run_charla  # noqa: E402
 
 
 def free_port():
