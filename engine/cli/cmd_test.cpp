@@ -6,8 +6,7 @@
 #include "cli/commands.hpp"
 #include "flowtest/runner.hpp"
 #include "log/log.hpp"
-#include "whatsapp/protocol/inbound_message.hpp"
-#include "whatsapp/protocol/message_builder.hpp"
+#include "whatsapp/protocol/flowtest_profile.hpp"
 
 #include <iostream>
 
@@ -22,24 +21,6 @@ struct TestFlags {
   int timeout_s = 120;
 };
 
-flowtest::ChannelProfile whatsapp_profile() {
-  flowtest::ChannelProfile p;
-  p.channel = "whatsapp";
-  p.flow_message = [](const nlohmann::json& message, const flowtest::InboundIdentity& id) {
-    whatsapp::InboundMessage identity;
-    identity.phone_number_id = "test";
-    identity.user = id.user;
-    identity.wa_id = id.user;
-    identity.profile_name = id.profile_name;
-    identity.id = id.id;
-    identity.type = message.value("type", "");
-    identity.timestamp = id.timestamp;
-    return whatsapp::flow_message(message, identity);
-  };
-  p.validate = [](const nlohmann::json& message) { return whatsapp::validate(message); };
-  return p;
-}
-
 int run_test(const TestFlags& flags) {
   log::set_level(log::parse_level(flags.log_level));
   flowtest::RunOptions options;
@@ -47,7 +28,7 @@ int run_test(const TestFlags& flags) {
   if (options.paths.empty()) options.paths.emplace_back(".");
   options.junit = flags.junit;
   options.test_timeout = std::chrono::seconds(flags.timeout_s);
-  return flowtest::run_tests(options, whatsapp_profile(), std::cout);
+  return flowtest::run_tests(options, whatsapp::flowtest_profile(), std::cout);
 }
 
 }  // namespace

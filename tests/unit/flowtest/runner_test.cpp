@@ -4,34 +4,14 @@
 #include "flowtest/lua_api.hpp"
 #include "flowtest/runner.hpp"
 #include "support/temp_dir.hpp"
-#include "whatsapp/protocol/inbound_message.hpp"
-#include "whatsapp/protocol/message_builder.hpp"
+#include "whatsapp/protocol/flowtest_profile.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <fstream>
 #include <sstream>
 
-using charla::flowtest::ChannelProfile;
-using charla::flowtest::InboundIdentity;
-
 namespace {
-
-ChannelProfile whatsapp_profile() {
-  ChannelProfile p;
-  p.flow_message = [](const nlohmann::json& message, const InboundIdentity& id) {
-    charla::whatsapp::InboundMessage identity;
-    identity.user = id.user;
-    identity.wa_id = id.user;
-    identity.profile_name = id.profile_name;
-    identity.id = id.id;
-    identity.type = message.value("type", "");
-    identity.timestamp = id.timestamp;
-    return charla::whatsapp::flow_message(message, identity);
-  };
-  p.validate = [](const nlohmann::json& m) { return charla::whatsapp::validate(m); };
-  return p;
-}
 
 // A flow with a reminder timer, an LLM step, an HTTP step and buttons.
 const char* kFlow = R"lua(
@@ -83,7 +63,7 @@ Run run(charla::test::TempDir& dir, const std::string& test_lua, std::filesystem
   options.junit = junit;
   options.test_timeout = std::chrono::seconds(60);
   std::ostringstream out;
-  auto profile = whatsapp_profile();
+  auto profile = charla::whatsapp::flowtest_profile();
   int status = charla::flowtest::run_tests(options, profile, out);
   return {status, out.str(), dir.path()};
 }
@@ -273,7 +253,7 @@ TEST_CASE("a test file that does not load is a load error (exit 2); no files is 
   charla::flowtest::RunOptions options;
   options.paths = {empty.path()};
   std::ostringstream out;
-  CHECK(charla::flowtest::run_tests(options, whatsapp_profile(), out) == 2);
+  CHECK(charla::flowtest::run_tests(options, charla::whatsapp::flowtest_profile(), out) == 2);
   CHECK(has(out.str(), "no *_test.lua files found"));
 }
 
