@@ -9,7 +9,7 @@
 # NAME=path@N sets http.threads N in that run's config (binaries older than the key
 # reject it: give those no @). CONFIG_<NAME>='"worker_nice": 5,' adds top-level config keys
 # to that run's config (end the fragment with a comma). PERF=1 samples each charla's max phase with
-# `perf record -g` (99 Hz) into $OUT/perf_<name>.data and a top-frames summary in
+# `perf record -g` (99 Hz; PERF_ARGS replaces "-F 99 -g", e.g. "-F 499 --call-graph dwarf") into $OUT/perf_<name>.data and a top-frames summary in
 # $OUT/perf_<name>.txt.
 #
 # PRELOAD_DIR=dir (a data dir written by build-bench/bench/preload_dir, e.g. 1,000,000
@@ -18,7 +18,9 @@
 # "intake with 1M conversations present vs empty" ratio of issue 11.
 #
 # Knobs as in run.sh: REQUESTS [50000] CHARLA_REQUESTS [30000] RATE [2000]
-# RATE_SECONDS [10] CONNECTIONS [64] USERS [10000] OUT [new temp dir].
+# RATE_SECONDS [10] CONNECTIONS [64] USERS [10000] OUT [new temp dir]. RUN_DIR_ROOT [/tmp]
+# holds the data dirs: /dev/shm (tmpfs) makes fdatasync free, for CPU A/B runs while other
+# work keeps the disk busy; such figures are not durable intake.
 # Results: $OUT/<step>.json (webhook_load output), $OUT/metrics_<name>_<phase>.txt, and
 # $OUT/cpu_<name>_<phase>.json: charla's CPU (user + system) from the start of the load
 # until its turns stop (each message acknowledged, its turn run, its reply sent), per
@@ -39,7 +41,7 @@ OUT=${OUT:-$(mktemp -d /tmp/charla-intake-out.XXXXXX)}
 SECRET=bench-app-secret-$$
 PHONE_ID=100000000000001
 mkdir -p "$OUT"
-TMP=$(mktemp -d /tmp/charla-intake-run.XXXXXX)
+TMP=$(mktemp -d "${RUN_DIR_ROOT:-/tmp}/charla-intake-run.XXXXXX")
 PIDS=()
 cleanup() {
   stop_started
@@ -114,7 +116,7 @@ JSON
     if [[ $phase == max ]]; then
       perf_pid=""
       if [[ ${PERF:-0} == 1 ]]; then
-        timeout 120 perf record -F 99 -g -p "$pid" -o "$OUT/perf_$name.data" >/dev/null 2>&1 &
+        timeout 120 perf record ${PERF_ARGS:--F 99 -g} -p "$pid" -o "$OUT/perf_$name.data" >/dev/null 2>&1 &
         perf_pid=$!
       fi
       load_max "$CHARLA_PORT" "${name}_max" "$CHARLA_REQUESTS" >"$OUT/${name}_max.json"

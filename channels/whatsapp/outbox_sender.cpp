@@ -129,7 +129,7 @@ struct OutboxSender::Impl : std::enable_shared_from_this<OutboxSender::Impl> {
   void update_row(std::uint64_t seq, json fields, std::vector<std::string> wamids = {},
                   std::vector<std::string> events = {}) {
     store.submit(
-        [seq, fields, wamids, events](store::WriteTxn& txn) {
+        [seq, fields = std::move(fields), wamids = std::move(wamids), events = std::move(events)](store::WriteTxn& txn) {
           auto raw = txn.get(store::Db::outbox, store::be64(seq));
           if (!raw) return;
           auto row = json::parse(*raw, nullptr, false);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -78,8 +79,36 @@ void Worker::run_loop() {
   }
 }
 
+// Order holds: an event is in arrivals_ before the drain that takes it is posted or
+// while it is still pending, so anything posted to io_ after post() returns runs after
+// that drain.
 void Worker::post(InboundEvent event) {
-  asio::post(io_, [this, e = std::move(event)]() mutable { enqueue(std::move(e)); });
+  bool wake = false;
+  {
+    std::lock_guard lock(arrivals_mutex_);
+    arrivals_.push_back(std::move(event));
+    wake = !std::exchange(drain_posted_, true);
+  }
+  if (wake) asio::post(io_, [this] { drain_arrivals(); });
+}
+
+void Worker::drain_arrivals() {
+  std::vector<InboundEvent> events;
+  {
+    std::lock_guard lock(arrivals_mutex_);
+    events.swap(arrivals_);
+    drain_posted_ = false;
+  }
+  // One event's failure must not drop the others taken with it (they are durable in the
+  // inbox, but would wait for a restart): each is handled as its own handler was.
+  for (auto& e : events) {
+    try {
+      enqueue(std::move(e));
+    } catch (const std::exception& ex) {
+      engine_.note_loop_exception();
+      log::error("worker_loop_exception", {{"worker", index_}, {"error", ex.what()}});
+    }
+  }
 }
 
 void Worker::post_task(std::string conversation, std::function<void()> fn) {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -64,6 +65,7 @@ class Worker {
   struct TurnContext;
 
   void enqueue(InboundEvent event);
+  void drain_arrivals();
   void start_next(const std::string& key);
   void finish_mailbox_if_idle(const std::string& key);
   bool should_debounce(Mailbox& box, const Conversation& conv, const std::string& key);
@@ -92,6 +94,13 @@ class Worker {
   std::unordered_map<std::string, Mailbox> mailboxes_;
   LruCache<std::string, Cached> cache_;
   std::thread thread_;
+  // Events posted from other threads (the store writer delivering a commit's messages)
+  // wait here for one drain handler instead of one asio handler each: a commit that
+  // delivers dozens of messages wakes this worker once and takes the io_context's lock
+  // once, not per message. Guarded by arrivals_mutex_.
+  std::mutex arrivals_mutex_;
+  std::vector<InboundEvent> arrivals_;
+  bool drain_posted_ = false;
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> active_{0};      // mailboxes with a running turn
   std::atomic<std::size_t> suspended_{0};
