@@ -130,7 +130,9 @@ void lift_template_button(const json& body, json& msg) {
 
 }  // namespace
 
-json flow_message(const json& message, const InboundMessage& identity) {
+json flow_message(const json& message, const InboundMessage& identity) { return flow_message(json(message), identity); }
+
+json flow_message(json&& message, const InboundMessage& identity) {
   json msg = json::object();
   msg["id"] = identity.id;
   msg["type"] = identity.type;
@@ -162,7 +164,7 @@ json flow_message(const json& message, const InboundMessage& identity) {
   for (auto key : {"contacts", "context", "referral", "system", "order", "errors"}) {
     if (const json* v = member(message, key)) msg[key] = *v;
   }
-  msg["raw"] = message;
+  msg["raw"] = std::move(message);
   return msg;
 }
 

@@ -14,5 +14,8 @@ namespace charla::whatsapp {
 // `identity` (id, type, user, wa_id, user_id, profile_name, timestamp).
 // Fields of a wrong JSON type are left out rather than rejected.
 nlohmann::json flow_message(const nlohmann::json& message, const InboundMessage& identity);
+// The same, taking the message over as msg.raw instead of copying it: intake parses
+// each webhook once and no longer needs the message after this.
+nlohmann::json flow_message(nlohmann::json&& message, const InboundMessage& identity);
 
 }  // namespace charla::whatsapp

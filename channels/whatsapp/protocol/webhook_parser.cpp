@@ -36,11 +36,16 @@ std::string index_path(const std::string& path, std::string_view key, std::size_
   return out;
 }
 
+// payload::member for a document the walker may take parts of.
+json* find(json& object, std::string_view key) { return const_cast<json*>(member(object, key)); }
+const json* find(const json& object, std::string_view key) { return member(object, key); }
+
 class BatchWalker {
  public:
   explicit BatchWalker(WebhookBatch& batch) : batch_(batch) {}
 
-  void walk(const json& body) {
+  // Takes each message object over (moved into its msg.raw); the rest of `body` stays.
+  void walk(json& body) {
     if (!body.is_object()) {
       warn("body", "not a JSON object");
       return;
@@ -48,7 +53,7 @@ class BatchWalker {
     if (auto object = text_field(body, "object"); object && *object != "whatsapp_business_account") {
       warn("body", "object is \"" + *object + "\", not whatsapp_business_account");
     }
-    for_each_in(body, "entry", "", [this](const json& entry, const std::string& path) {
+    for_each_in(body, "entry", "", [this](json& entry, const std::string& path) {
       walk_entry(entry, path);
     });
   }
@@ -74,10 +79,12 @@ class BatchWalker {
   // Calls f(element, path) for every object in the array `parent[key]`; warns about a
   // missing or non-array member and skips (with a warning) elements that are not
   // objects. Absent optional arrays pass `required = false`.
-  template <class F>
-  void for_each_in(const json& parent, std::string_view key, const std::string& parent_path, F&& f,
+  // Json is `json` on the path to messages[], which are taken over (moved) as msg.raw,
+  // and `const json` elsewhere.
+  template <class Json, class F>
+  void for_each_in(Json& parent, std::string_view key, const std::string& parent_path, F&& f,
                    bool required = true) {
-    const json* array = member(parent, key);
+    Json* array = find(parent, key);
     const std::string where = parent_path.empty() ? std::string("body") : parent_path;
     if (array == nullptr) {
       if (required) warn(where, "missing " + std::string(key));
@@ -88,7 +95,7 @@ class BatchWalker {
       return;
     }
     for (std::size_t i = 0; i < array->size(); ++i) {
-      const json& element = (*array)[i];
+      Json& element = (*array)[i];
       std::string path = index_path(parent_path, key, i);
       if (!element.is_object()) {
         warn(path, "not an object");
@@ -98,13 +105,13 @@ class BatchWalker {
     }
   }
 
-  void walk_entry(const json& entry, const std::string& path) {
-    for_each_in(entry, "changes", path, [this](const json& change, const std::string& p) {
+  void walk_entry(json& entry, const std::string& path) {
+    for_each_in(entry, "changes", path, [this](json& change, const std::string& p) {
       walk_change(change, p);
     });
   }
 
-  void walk_change(const json& change, const std::string& path) {
+  void walk_change(json& change, const std::string& path) {
     const auto field = text_field(change, "field");
     if (!field) {
       warn(path, "missing field");
@@ -116,7 +123,7 @@ class BatchWalker {
       batch_.ignored.push_back(*field);
       return;
     }
-    const json* value = member(change, "value");
+    json* value = find(change, "value");
     if (value == nullptr || !value->is_object()) {
       warn(path + ".value", value == nullptr ? "missing" : "not an object");
       return;
@@ -124,7 +131,7 @@ class BatchWalker {
     walk_value(*value, path + ".value");
   }
 
-  void walk_value(const json& value, const std::string& path) {
+  void walk_value(json& value, const std::string& path) {
     std::string phone_number_id;
     if (const json* metadata = member(value, "metadata")) {
       phone_number_id = id_field(*metadata, "phone_number_id").value_or("");
@@ -148,7 +155,7 @@ class BatchWalker {
     const std::vector<Contact> contacts = read_contacts(value, path);
     for_each_in(
         value, "messages", path,
-        [&](const json& message, const std::string& p) {
+        [&](json& message, const std::string& p) {
           walk_message(message, p, phone_number_id, contacts);
         },
         /*required=*/false);
@@ -192,7 +199,7 @@ class BatchWalker {
     return nullptr;
   }
 
-  void walk_message(const json& message, const std::string& path, const std::string& phone_number_id,
+  void walk_message(json& message, const std::string& path, const std::string& phone_number_id,
                     const std::vector<Contact>& contacts) {
     InboundMessage m;
     m.phone_number_id = phone_number_id;
@@ -229,7 +236,7 @@ class BatchWalker {
       warn(path, "missing or invalid timestamp; using 0");
     }
 
-    m.msg = flow_message(message, m);
+    m.msg = flow_message(std::move(message), m);  // the last read of `message`
     batch_.messages.push_back(std::move(m));
   }
 

@@ -5,6 +5,11 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
 using namespace charla::whatsapp;
 using charla::whatsapp::test::read_bytes;
 using charla::whatsapp::test::whatsapp_dir;
@@ -112,4 +117,36 @@ TEST_CASE("binary bodies with NUL bytes are signed over every byte", "[signature
   const std::string header = sign(body, kSecret);
   CHECK(verify_signature(body, header, kSecret));
   CHECK_FALSE(verify_signature(std::string("a"), header, kSecret));
+}
+
+TEST_CASE("signatures stay right when many secrets are used in turn, on several threads", "[signature]") {
+  // Each thread keeps prepared HMAC contexts for a few keys; more keys than it keeps,
+  // used in turn and again, must never sign with another key's state.
+  // python3: hmac.new(b"key-<i>", b"abc", hashlib.sha256).hexdigest()
+  const std::vector<std::string> expected = {
+      "aaa58217db9dfdb72b1a5c230687a9c4503e62a44013799b04ce7c61693f49a7",
+      "6e10dd2dc3863ba3389f726330b76e95e0ffe846492f322a4e1500b87bbd45cb",
+      "44944cfd8fc646c5923647753c2d6281bdcd1c267c4ffeb1ded73d7f6681ee70",
+      "959829f6ef6b7eecfe70eeed09b02563e40cd4005c80d0c5000f53778f466651",
+      "fc6a6399a17cb5ea804b38e55f3c72bf92cb07908439f282e041e6c7383a8979",
+      "6425c63827ffab88d709e4a27787a5f39c4599179e112026dd747fbb15fa2c34",
+      "96c6a79e0c2db549e015185cb485ea8a42d8dda8be0cfeb5f023b02279291763",
+      "1e9f7fe873dfaeb81f0ad9e03ee3d8c66b6b93ca162848e67b805a6ccb915a4c",
+      "40e2d189cc768074972226d5eeacf503893464d660d543c743e8f5653a80f2d5",
+      "1cc098acc57cd94fa917400c581183c8127ad4d85299ab2af7862d4e55fc7841",
+      "ee89c6b60e4027defe81e04019a8900b4f46baea21b2a060f647771e66def09b",
+      "acb7ca2a440b3ecc3bbc66b1dccbaadea8e4f1c00350cacf8444057051dc6149"};
+  auto check_all = [&] {
+    bool all_right = true;
+    for (int round = 0; round < 3; ++round)
+      for (std::size_t i = 0; i < expected.size(); ++i)
+        all_right = all_right && sign("abc", "key-" + std::to_string(i)) == "sha256=" + expected[i];
+    return all_right;
+  };
+  std::atomic<bool> other_thread_right{false};
+  std::thread other([&] { other_thread_right = check_all(); });
+  CHECK(check_all());
+  other.join();
+  CHECK(other_thread_right);
+  CHECK(sign("", "key") == "sha256=5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0");
 }
