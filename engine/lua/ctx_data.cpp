@@ -26,9 +26,14 @@ int data_set(lua_State* L) {
   return 0;
 }
 
+const json& history_of(const Turn& turn) {
+  static const json kNone = json::array();
+  return turn.input.history ? *turn.input.history : kNone;
+}
+
 // The history entries a flow may see: the last history_limit of input.history.
 std::pair<std::size_t, std::size_t> visible_history(const Turn& turn, const Host& host) {
-  const json& history = turn.input.history;
+  const json& history = history_of(turn);
   const std::size_t size = history.is_array() ? history.size() : 0;
   const std::size_t shown = std::min(size, host.options.history_limit);
   return {size - shown, size};
@@ -50,7 +55,7 @@ int ctx_history(lua_State* L) {
   lua_createtable(L, static_cast<int>(end - first), 0);
   lua_Integer i = 0;
   for (std::size_t k = first; k < end; ++k) {
-    push_json(L, turn.input.history[k]);
+    push_json(L, history_of(turn)[k]);
     lua_rawseti(L, -2, ++i);
   }
   return 1;
@@ -89,7 +94,7 @@ int ctx_transcript(lua_State* L) {
     n = check_count(L, 2, "ctx:transcript", n);
   }
   if (n < end - first) first = end - n;
-  const json& history = turn.input.history;
+  const json& history = history_of(turn);
   if (as_messages) {
     lua_createtable(L, static_cast<int>(end - first), 0);
     lua_Integer i = 0;

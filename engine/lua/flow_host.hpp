@@ -100,7 +100,10 @@ struct TurnInput {
   // {"kind":"message","msg":{...}} or {"kind":"timer","name":"...","payload":...}, or
   // {"kind":"enter"}: run `enter` of `state` (an operator moved the conversation there)
   nlohmann::json event;
-  nlohmann::json history = nlohmann::json::array();  // recent entries, oldest first
+  // Recent entries, oldest first (null: none). Shared, not copied: the worker's cached
+  // record, the turn and its plugin calls read the same array, which nobody changes
+  // while a turn holds it.
+  std::shared_ptr<const nlohmann::json> history;
   std::int64_t now_ms = 0;      // wall clock at turn start (fake in tests)
   // Channel-specific limits check for an outbound message; returns an error text or nullopt.
   std::function<std::optional<std::string>(const nlohmann::json&)> validate_outbound;

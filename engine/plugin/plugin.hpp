@@ -37,7 +37,9 @@ struct PluginCall {
   std::string flow;                // flow name, for per-flow policy (allow-lists)
   std::string conversation;        // conversation key, for logs
   std::chrono::steady_clock::time_point deadline;  // turn's remaining time budget
-  nlohmann::json history;          // the conversation's recent history, oldest first
+  // The conversation's recent history, oldest first (null: none); shared with the
+  // turn, so a call waiting on a provider holds no copy of it.
+  std::shared_ptr<const nlohmann::json> history;
 };
 
 using PluginDone = std::function<void(PluginReply)>;

@@ -277,14 +277,14 @@ Worker::Cached Worker::load(const std::string& key, const InboundEvent& first) {
   auto txn = engine_.store_.read();
   if (auto raw = txn.get(store::Db::conv, key)) {
     cached.conv = Conversation::from_json(key, json::parse(*raw));
-    cached.history = json::array();
     auto from = cached.conv.history_next > engine_.options_.history_limit
                     ? std::max(cached.conv.history_first, cached.conv.history_next - engine_.options_.history_limit)
                     : cached.conv.history_first;
     auto prefix = history_prefix(key);
+    cached.history = std::make_shared<json>(json::array());
     txn.scan(store::Db::history, history_key(key, from), [&](std::string_view k, std::string_view v) {
       if (k.substr(0, prefix.size()) != prefix) return false;
-      cached.history.push_back(json::parse(v));
+      cached.history->push_back(json::parse(v));
       return true;
     });
   } else {
@@ -294,7 +294,6 @@ Worker::Cached Worker::load(const std::string& key, const InboundEvent& first) {
     c.account = first.account;
     c.user = first.user;
     c.created_ms = engine_.clock_.now_ms();
-    cached.history = json::array();
   }
   auto& c = cached.conv;
   if (c.flow.empty() || !host_->flow(c.flow)) {

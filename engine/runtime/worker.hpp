@@ -60,7 +60,10 @@ class Worker {
   };
   struct Cached {
     Conversation conv;
-    nlohmann::json history = nlohmann::json::array();  // recent entries, oldest first
+    // Recent entries, oldest first (null: none yet). Turns read it through
+    // TurnInput::history without a copy; only on_committed changes it, in place when no
+    // turn or plugin call still holds it.
+    std::shared_ptr<nlohmann::json> history;
   };
   struct TurnContext;
 

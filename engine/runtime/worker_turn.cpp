@@ -198,8 +198,18 @@ void Worker::on_committed(std::shared_ptr<TurnContext> turn, const std::string& 
   }
   auto& out = turn->outcome;
   Cached updated{out.conv, std::move(turn->cached.history)};  // the turn is done with it
-  for (auto& entry : out.history) updated.history.push_back(entry);
-  while (updated.history.size() > engine_.options_.history_limit) updated.history.erase(updated.history.begin());
+  // A plugin call or a finished Lua turn may still hold the array: then the new entries go
+  // into a copy, so what they read never changes under them.
+  if (!updated.history)
+    updated.history = std::make_shared<json>(json::array());
+  else if (updated.history.use_count() > 1)
+    updated.history = std::make_shared<json>(*updated.history);
+  json& history = *updated.history;
+  for (auto& entry : out.history) history.push_back(entry);
+  if (history.size() > engine_.options_.history_limit) {
+    const auto excess = static_cast<std::ptrdiff_t>(history.size() - engine_.options_.history_limit);
+    history.erase(history.begin(), history.begin() + excess);
+  }
   cache_.put(turn->key, std::move(updated));
 
   TurnReport report;

@@ -131,10 +131,11 @@ TEST_CASE("history and transcript expose recent entries", "[lua][ctx]") {
   o.history_limit = 3;
   Harness h(o);
   TurnInput in = message_turn("api", "A", "hola");
-  in.history = json::array({{{"dir", "in"}, {"type", "text"}, {"text", "muy viejo"}, {"ts", 1}},
-                            {{"dir", "in"}, {"type", "text"}, {"text", "Hola"}, {"ts", 2}},
-                            {{"dir", "out"}, {"type", "text"}, {"text", "¿Qué edad tienes?"}, {"ts", 3}},
-                            {{"dir", "in"}, {"type", "image"}, {"ts", 4}}});
+  in.history = std::make_shared<const json>(
+      json::array({{{"dir", "in"}, {"type", "text"}, {"text", "muy viejo"}, {"ts", 1}},
+                   {{"dir", "in"}, {"type", "text"}, {"text", "Hola"}, {"ts", 2}},
+                   {{"dir", "out"}, {"type", "text"}, {"text", "¿Qué edad tienes?"}, {"ts", 3}},
+                   {{"dir", "in"}, {"type", "image"}, {"ts", 4}}}));
   const TurnResult r = run_body(h, R"(
     local all = ctx:history()
     local last = ctx:history(1)

@@ -95,7 +95,8 @@ TEST_CASE("a plugin call yields; other turns run meanwhile; then it resumes", "[
   PluginHarness h;
   std::optional<TurnResult> first;
   TurnInput ask = message_turn("p", "A", "ask");
-  ask.history = json::array({{{"dir", "in"}, {"text", "hola"}}});
+  ask.history = std::make_shared<const json>(json::array({{{"dir", "in"}, {"text", "hola"}}}));
+  const auto* shared_history = ask.history.get();
   h.host.run_turn(std::move(ask), [&](TurnResult r) { first = std::move(r); });
   CHECK_FALSE(first.has_value());
   CHECK(h.host.suspended_turns() == 1);
@@ -105,7 +106,9 @@ TEST_CASE("a plugin call yields; other turns run meanwhile; then it resumes", "[
   CHECK(call.args == json{{"prompt", "¿precio?"}});
   CHECK(call.flow == "p");
   CHECK(call.conversation == "whatsapp:123:5215550001");
-  CHECK(call.history == json::array({{{"dir", "in"}, {"text", "hola"}}}));
+  REQUIRE(call.history);
+  CHECK(*call.history == json::array({{{"dir", "in"}, {"text", "hola"}}}));
+  CHECK(call.history.get() == shared_history);  // the turn's array, not a copy
   CHECK(call.deadline > std::chrono::steady_clock::now());
 
   // Another conversation's turn on the same host completes synchronously meanwhile.

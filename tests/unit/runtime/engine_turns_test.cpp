@@ -210,3 +210,33 @@ return {
   CHECK(h.texts("ana").back() == "Cliente: hola\nAsistente: recibido\nCliente: resumen\n"
                                  "Asistente: Cliente: hola\nAsistente: recibido");
 }
+
+TEST_CASE("the history a turn sees keeps the last history_limit entries, from the cache and from the store alike") {
+  EngineRig h(R"(
+return {
+  name = "recent", initial = "S",
+  states = { S = { message = function(ctx, msg)
+    local texts = {}
+    for _, e in ipairs(ctx:history()) do texts[#texts + 1] = e.text end
+    ctx:say(msg.text .. "<" .. table.concat(texts, ","))
+  end } },
+}
+)",
+              {.store = {}, .engine = [](runtime::EngineOptions& o) { o.history_limit = 3; }});
+  h.engine->start();
+  // Each turn adds two entries (the message and the reply), so the limit cuts inside a turn's pair.
+  accept_all(*h.engine, {text_event("ana", "a", "wamid.1")});
+  REQUIRE(h.channel.wait_for(1));
+  accept_all(*h.engine, {text_event("ana", "b", "wamid.2")});
+  REQUIRE(h.channel.wait_for(2));
+  accept_all(*h.engine, {text_event("ana", "c", "wamid.3")});
+  REQUIRE(h.channel.wait_for(3));
+  CHECK(h.texts("ana") == std::vector<std::string>{"a<", "b<a,a<", "c<a<,b,b<a,a<"});
+
+  h.engine->stop();  // the history read back from the store, not the worker's cache
+  h.make_engine();
+  h.engine->start();
+  accept_all(*h.engine, {text_event("ana", "d", "wamid.4")});
+  REQUIRE(h.channel.wait_for(4));
+  CHECK(h.texts("ana").back() == "d<b<a,a<,c,c<a<,b,b<a,a<");
+}
