@@ -65,32 +65,37 @@ void append_history(PreparedTurn& p, const TurnPlan& plan, Conversation& conv, c
 }  // namespace
 
 PreparedTurn prepare_turn(const TurnPlan& plan) {
+  TurnPlan copy = plan;
+  return prepare_turn(std::move(copy));
+}
+
+PreparedTurn prepare_turn(TurnPlan&& plan) {
   PreparedTurn p;
   auto& out = p.outcome;
-  Conversation conv = plan.conv;
+  Conversation conv = std::move(plan.conv);
   prepare_timers(p, plan, conv);
-  for (const auto& entry : plan.inbound) {
+  for (auto& entry : plan.inbound) {
     append_history(p, plan, conv, entry);
-    out.history.push_back(entry);
+    out.history.push_back(std::move(entry));
   }
-  for (const auto& message : plan.outbound) {
+  for (auto& message : plan.outbound) {
     OutboundRow row;
     row.conversation = conv.key;
     row.channel = conv.channel;
     row.account = conv.account;
     row.to = conv.user;
-    row.message = message;
     row.created_ms = plan.now_ms;
-    p.outbox_values.push_back(row.to_json().dump());  // the seq is the key, not in the value
     if (is_conversational(message)) {
       auto entry = history_entry("out", message, plan.now_ms);
       append_history(p, plan, conv, entry);
       out.history.push_back(std::move(entry));
     }
+    row.message = std::move(message);
+    p.outbox_values.push_back(row.to_json().dump());  // the seq is the key, not in the value
     out.rows.push_back(std::move(row));
   }
   for (auto seq : plan.inbox_seqs) del(p, store::Db::inbox, store::be64(seq));
-  p.event_values = plan.event_rows;
+  p.event_values = std::move(plan.event_rows);
   conv.updated_ms = plan.now_ms;
   put(p, store::Db::conv, conv.key, conv.to_json().dump());
   // The handoff index row goes in the same transaction as the record (a ctx:handoff

@@ -51,6 +51,9 @@ struct PreparedTurn {
 };
 
 PreparedTurn prepare_turn(const TurnPlan& plan);
+// The same, taking the plan's record, history entries, outbound messages and event rows
+// over instead of copying them; inbox_seqs, fired_timer and the scalars stay readable.
+PreparedTurn prepare_turn(TurnPlan&& plan);
 // Runs inside the store transaction; may run more than once (it only rewrites the
 // rows' seqs in p.outcome).
 void apply_prepared(store::WriteTxn& txn, PreparedTurn& p);

@@ -160,7 +160,8 @@ void Worker::on_turn_result(std::shared_ptr<TurnContext> turn, lua::TurnResult r
 
 // Serializes the turn here, on the worker; the writer thread only puts the bytes.
 void Worker::commit(std::shared_ptr<TurnContext> turn) {
-  auto prepared = std::make_shared<PreparedTurn>(prepare_turn(turn->plan));
+  // The plan is not read again but for inbox_seqs and fired_timer, which it keeps.
+  auto prepared = std::make_shared<PreparedTurn>(prepare_turn(std::move(turn->plan)));
   engine_.store_.submit(
       [prepared](store::WriteTxn& txn) { apply_prepared(txn, *prepared); },
       [this, turn, prepared](const std::string& error) {

@@ -118,3 +118,20 @@ TEST_CASE("turn write: history keeps what a transcript shows of lists, media, lo
   auto agent = history_entry("out", json{{"type", "text"}, {"text", "hola"}, {"agent", "Ana"}}, 1);
   CHECK(agent["agent"] == "Ana");
 }
+
+TEST_CASE("turn write: a plan taken over writes what a copied plan writes, and keeps what the worker reads after", "[runtime][turn_write]") {
+  const TurnPlan plan = sample_plan();
+  const PreparedTurn copied = prepare_turn(plan);
+  TurnPlan taken = sample_plan();
+  taken.fired_timer = timer_key(1000, plan.conv.key, "old");
+  const PreparedTurn moved = prepare_turn(std::move(taken));
+  CHECK(moved.outbox_values == copied.outbox_values);
+  REQUIRE(moved.ops.size() == copied.ops.size() + 1);  // + the fired timer's delete
+  CHECK(moved.outcome.history == copied.outcome.history);
+  CHECK(moved.outcome.conv.to_json() == copied.outcome.conv.to_json());
+  REQUIRE(moved.outcome.rows.size() == 2);
+  CHECK(moved.outcome.rows[1].message == json{{"type", "text"}, {"text", "dos"}});
+  // Worker::on_committed reads these after prepare_turn took the plan.
+  CHECK(taken.inbox_seqs == std::vector<std::uint64_t>{7});
+  CHECK(taken.fired_timer == timer_key(1000, plan.conv.key, "old"));
+}
