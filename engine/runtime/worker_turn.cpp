@@ -206,7 +206,7 @@ void Worker::on_committed(std::shared_ptr<TurnContext> turn, const std::string& 
   else if (updated.history.use_count() > 1)
     updated.history = std::make_shared<json>(*updated.history);
   json& history = *updated.history;
-  for (auto& entry : out.history) history.push_back(entry);
+  for (auto& entry : out.history) history.push_back(std::move(entry));
   if (history.size() > engine_.options_.history_limit) {
     const auto excess = static_cast<std::ptrdiff_t>(history.size() - engine_.options_.history_limit);
     history.erase(history.begin(), history.begin() + excess);
