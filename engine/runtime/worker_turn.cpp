@@ -198,7 +198,21 @@ void Worker::on_committed(std::shared_ptr<TurnContext> turn, const std::string& 
     return retry_later(std::move(turn));
   }
   auto& out = turn->outcome;
-  Cached updated{out.conv, std::move(turn->cached.history)};  // the turn is done with it
+  TurnReport report;
+  report.conversation = turn->key;
+  report.channel = out.conv.channel;
+  report.account = out.conv.account;
+  report.user = out.conv.user;
+  report.state = out.conv.state;
+  report.ok = turn->ok;
+  report.error = turn->error;
+  report.inbox_seqs = turn->plan.inbox_seqs;
+  report.timer = turn->is_timer();
+  report.latency = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - turn->accepted_at);
+  report.outbound = out.rows;
+  report.emitted = std::move(turn->emitted);
+
+  Cached updated{std::move(out.conv), std::move(turn->cached.history)};  // the turn is done with both
   // A plugin call or a finished Lua turn may still hold the array: then the new entries go
   // into a copy, so what they read never changes under them.
   if (!updated.history)
@@ -213,24 +227,11 @@ void Worker::on_committed(std::shared_ptr<TurnContext> turn, const std::string& 
   }
   cache_.put(turn->key, std::move(updated));
 
-  TurnReport report;
-  report.conversation = turn->key;
-  report.channel = out.conv.channel;
-  report.account = out.conv.account;
-  report.user = out.conv.user;
-  report.state = out.conv.state;
-  report.ok = turn->ok;
-  report.error = turn->error;
-  report.inbox_seqs = turn->plan.inbox_seqs;
-  report.timer = turn->is_timer();
-  report.latency = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - turn->accepted_at);
-  report.outbound = out.rows;
-  report.emitted = std::move(turn->emitted);
   if (!out.rows.empty()) {
-    if (auto it = engine_.channels_.find(out.conv.channel); it != engine_.channels_.end())
+    if (auto it = engine_.channels_.find(report.channel); it != engine_.channels_.end())
       it->second->dispatch(std::move(out.rows));
     else
-      log::warn("no_channel", {{"conversation", turn->key}, {"channel", out.conv.channel}});
+      log::warn("no_channel", {{"conversation", turn->key}, {"channel", report.channel}});
   }
   engine_.turn_committed(report, turn->plan.fired_timer ? *turn->plan.fired_timer : std::string());
   auto& box = mailboxes_[turn->key];
