@@ -26,6 +26,7 @@ struct OutboundRow {
   bool dispatched = false;
 
   nlohmann::json to_json() const;   // the outbox value, status "pending"
+  std::string dump() const;         // to_json().dump(), written without building the JSON tree
   static OutboundRow from_json(std::uint64_t seq, const nlohmann::json& j);
 };
 

@@ -1,5 +1,6 @@
 #include "runtime/conversation.hpp"
 
+#include "runtime/json_object_writer.hpp"
 #include "store/store.hpp"
 
 namespace charla::runtime {
@@ -15,6 +16,34 @@ nlohmann::json Conversation::to_json() const {
   if (paused_ms) j["paused_ms"] = paused_ms;
   if (!held_timers.empty()) j["held_timers"] = held_timers;
   return j;
+}
+
+std::string Conversation::dump() const {
+  // Members in nlohmann's (sorted) order; conversation_dump_test holds it to to_json().
+  JsonObjectWriter w(512);
+  w.string("account", account).string("channel", channel).number("created_ms", created_ms).value("data", data);
+  w.unsigned_number("errors", errors).string("flow", flow).number("flow_version", flow_version);
+  w.string("handoff_reason", handoff_reason);
+  if (!held_timers.empty()) w.value("held_timers", held_timers);
+  w.unsigned_number("history_first", history_first).unsigned_number("history_next", history_next);
+  w.number("last_inbound_ms", last_inbound_ms).string("name", name).boolean("paused", paused);
+  if (paused_ms) w.number("paused_ms", paused_ms);
+  w.string("state", state);
+  if (timers.empty()) {
+    w.raw("timers", "{}");
+  } else {
+    std::string text = "{";
+    for (const auto& [name, due] : timers) {
+      if (text.size() > 1) text.push_back(',');
+      JsonObjectWriter::append_string(text, name);
+      text.push_back(':');
+      text.append(std::to_string(due));
+    }
+    text.push_back('}');
+    w.raw("timers", text);
+  }
+  w.unsigned_number("turns", turns).number("updated_ms", updated_ms).string("user", user);
+  return std::move(w).finish();
 }
 
 Conversation Conversation::from_json(std::string key, const nlohmann::json& j) {

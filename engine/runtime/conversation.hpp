@@ -32,6 +32,8 @@ struct Conversation {
   std::uint64_t turns = 0, errors = 0;
 
   nlohmann::json to_json() const;
+  // to_json().dump(), written without building the JSON tree (each turn writes one).
+  std::string dump() const;
   static Conversation from_json(std::string key, const nlohmann::json& j);
 };
 

@@ -1,5 +1,7 @@
 #include "runtime/event.hpp"
 
+#include "runtime/json_object_writer.hpp"
+
 namespace charla::runtime {
 
 nlohmann::json InboundEvent::to_json() const {
@@ -19,24 +21,15 @@ nlohmann::json InboundEvent::to_json() const {
 }
 
 std::string InboundEvent::dump_without_seq() const {
-  // nlohmann dumps object members sorted by key; this writes them in that order.
-  const auto quoted = [](const std::string& s) { return nlohmann::json(s).dump(); };
+  // Members in nlohmann's (sorted) order; inbox_row_test holds it to to_json().
   const std::string payload_text = payload.dump();
-  std::string out;
-  out.reserve(payload_text.size() + conversation.size() + name.size() + dedup_id.size() + 160);
-  out.append("{\"account\":").append(quoted(account));
-  if (attempts) out.append(",\"attempts\":").append(std::to_string(attempts));
-  out.append(",\"channel\":").append(quoted(channel));
-  out.append(",\"conversation\":").append(quoted(conversation));
-  out.append(",\"dedup_id\":").append(quoted(dedup_id));
-  out.append(",\"flow\":").append(quoted(flow));
-  out.append(",\"kind\":").append(kind == Kind::message ? "\"message\"" : kind == Kind::timer ? "\"timer\"" : "\"enter\"");
-  out.append(",\"name\":").append(quoted(name));
-  out.append(",\"payload\":").append(payload_text);
-  out.append(",\"received_ms\":").append(std::to_string(received_ms));
-  out.append(",\"user\":").append(quoted(user));
-  out.push_back('}');
-  return out;
+  JsonObjectWriter w(payload_text.size() + conversation.size() + name.size() + dedup_id.size() + 160);
+  w.string("account", account);
+  if (attempts) w.unsigned_number("attempts", attempts);
+  w.string("channel", channel).string("conversation", conversation).string("dedup_id", dedup_id).string("flow", flow);
+  w.raw("kind", kind == Kind::message ? "\"message\"" : kind == Kind::timer ? "\"timer\"" : "\"enter\"");
+  w.string("name", name).raw("payload", payload_text).number("received_ms", received_ms).string("user", user);
+  return std::move(w).finish();
 }
 
 InboundEvent InboundEvent::from_json(const nlohmann::json& j) {

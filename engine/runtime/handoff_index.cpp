@@ -36,7 +36,7 @@ std::optional<std::string> paused_index_value(const Conversation& c) {
 }
 
 void put_conversation(store::WriteTxn& txn, const Conversation& c) {
-  txn.put(store::Db::conv, c.key, c.to_json().dump());
+  txn.put(store::Db::conv, c.key, c.dump());
   if (auto v = paused_index_value(c))
     txn.put(store::Db::paused, c.key, *v);
   else

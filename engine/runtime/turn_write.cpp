@@ -91,13 +91,13 @@ PreparedTurn prepare_turn(TurnPlan&& plan) {
       out.history.push_back(std::move(entry));
     }
     row.message = std::move(message);
-    p.outbox_values.push_back(row.to_json().dump());  // the seq is the key, not in the value
+    p.outbox_values.push_back(row.dump());  // the seq is the key, not in the value
     out.rows.push_back(std::move(row));
   }
   for (auto seq : plan.inbox_seqs) del(p, store::Db::inbox, store::be64(seq));
   p.event_values = std::move(plan.event_rows);
   conv.updated_ms = plan.now_ms;
-  put(p, store::Db::conv, conv.key, conv.to_json().dump());
+  put(p, store::Db::conv, conv.key, conv.dump());
   // The handoff index row goes in the same transaction as the record (a ctx:handoff
   // adds it; a row of a conversation no longer paused goes).
   if (auto row = paused_index_value(conv))
