@@ -87,6 +87,11 @@ class TxnGuard {
   }
   MDB_txn* get() const { return txn_; }
   MDB_txn* release() { return std::exchange(txn_, nullptr); }
+  // Aborts the transaction held (if any) and holds `txn` instead.
+  void reset(MDB_txn* txn) {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+    txn_ = txn;
+  }
 
  private:
   MDB_txn* txn_;

@@ -51,6 +51,9 @@ class Writer {
   Outcome try_commit(std::span<Request> batch, std::vector<std::string>& errors,
                      std::string& batch_error);
   bool run_nested(MDB_txn* parent, const Store::WriteFn& fn, std::string& error);
+  // Runs the batch's WriteFns in `txn` itself, stopping at the first that throws.
+  enum class Flat { done, map_full, threw };
+  Flat run_flat(MDB_txn* txn, std::span<Request> batch);
   Growth grow_map(std::string& error);
   void record(std::span<Request> batch, const std::vector<std::string>& errors,
               const std::string& batch_error);

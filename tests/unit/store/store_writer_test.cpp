@@ -57,6 +57,46 @@ TEST_CASE("store: a WriteFn that throws rolls back only its own writes", "[store
   CHECK(stats.failed_writes == 2);
 }
 
+TEST_CASE("store: after a WriteFn throws, the batch's other writes and counters are as if it never ran",
+          "[store][writer]") {
+  // The writer first runs a batch without a nested transaction per WriteFn; a throw drops
+  // that attempt and reruns the batch nested. Nothing of the dropped attempt may remain:
+  // not its puts, not the sequence numbers it took.
+  TempDir tmp;
+  auto store = Store::open(test_options(data_dir(tmp)));
+  std::uint64_t first = 0, third = 0;
+  std::vector<std::string> errors(3, "<not called>");
+  auto record = [&](int i) { return [&errors, i](const std::string& e) { errors[i] = e; }; };
+  {
+    WriterGate gate(*store);
+    store->submit([&](WriteTxn& txn) {
+      first = txn.next_seq("test");
+      txn.put(Db::conv, "first", std::to_string(first));
+    }, record(0));
+    store->submit([](WriteTxn& txn) {
+      txn.next_seq("test");
+      txn.put(Db::conv, "second", "x");
+      throw std::runtime_error("unreadable row");
+    }, record(1));
+    store->submit([&](WriteTxn& txn) {
+      third = txn.next_seq("test");
+      txn.put(Db::conv, "third", std::to_string(third));
+    }, record(2));
+    gate.open();
+  }
+  store->flush();
+  CHECK(errors == std::vector<std::string>{"", "unreadable row", ""});
+  CHECK(first == 1);
+  CHECK(third == 2);
+  auto r = store->read();
+  CHECK(r.get(Db::conv, "first") == "1");
+  CHECK(r.get(Db::conv, "second") == std::nullopt);
+  CHECK(r.get(Db::conv, "third") == "2");
+  std::uint64_t next = 0;
+  store->write([&](WriteTxn& txn) { next = txn.next_seq("test"); });
+  CHECK(next == 3);
+}
+
 TEST_CASE("store: write() throws StoreError with the WriteFn's message", "[store][writer]") {
   TempDir tmp;
   auto store = Store::open(test_options(data_dir(tmp)));
