@@ -66,7 +66,7 @@ constexpr std::size_t kReceiveBufferBytes = 4096;
 constexpr std::size_t kUploadBufferBytes = 16384;
 
 // Every call in flight fits one HTTP/2 connection (if the provider allows that many
-// streams): the h2c workaround in net/h2c_connections.hpp relies on it.
+// streams), so a burst of calls opens one connection, not several.
 net::HttpClientOptions client_options(const LlmConfig& config) {
   net::HttpClientOptions o;
   o.max_concurrent_streams = std::max<long>(o.max_concurrent_streams, static_cast<long>(config.max_concurrency));

@@ -7,7 +7,11 @@
 // can assert that many requests shared one connection.
 //
 // The handler runs on the server's thread: state it shares with the test must be
-// synchronised. `close` and `chunked` of FakeReply mean nothing in HTTP/2 and are ignored.
+// synchronised. `chunked` of FakeReply means nothing in HTTP/2 and is ignored; `close`
+// closes the TCP connection once the reply is written, without GOAWAY (every other stream
+// on it is lost, as when a server or proxy drops a connection); `goaway` answers, then
+// sends GOAWAY naming this stream as the last processed (the client's later streams on
+// this connection are refused).
 #include "support/fake_http_server.hpp"
 
 #include <nghttp2/nghttp2.h>
@@ -158,6 +162,8 @@ class FakeH2cServer : public FakeServerBase {
       body.source.ptr = &stream;
       body.read_callback = &Session::read_body;
       nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(), &body);  // copies the header fields
+      if (reply.goaway) nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR, nullptr, 0);
+      if (reply.close) close_after_write_ = true;
       flush();
     }
 
@@ -178,7 +184,10 @@ class FakeH2cServer : public FakeServerBase {
       out_.clear();
       const std::uint8_t* data = nullptr;
       for (ssize_t n; (n = nghttp2_session_mem_send(session_, &data)) > 0;) out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-      if (out_.empty()) return;
+      if (out_.empty()) {
+        if (close_after_write_) close();
+        return;
+      }
       writing_ = true;
       boost::asio::async_write(socket_, boost::asio::buffer(out_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
         self->writing_ = false;
@@ -205,6 +214,7 @@ class FakeH2cServer : public FakeServerBase {
     std::string out_;
     bool writing_ = false;
     bool closed_ = false;
+    bool close_after_write_ = false;
   };
 };
 
