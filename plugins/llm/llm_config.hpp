@@ -18,7 +18,8 @@ enum class LlmHttpVersion {
   http2,    // "2" (default): HTTP/2 over TLS when the provider agrees (ALPN), calls multiplexed
             // on shared connections; HTTP/1.1 to providers that do not, and to http:// URLs
   h2c,      // "h2c": HTTP/2 without negotiation ("prior knowledge"), for http:// providers that
-            // speak it (and https:// ones); calls multiplexed on shared connections
+            // speak it, on charla's own HTTP/2 client (net/h2_client.hpp); calls multiplexed
+            // on shared connections. To https:// URLs: as "2"
 };
 
 struct LlmConfig {
