@@ -241,7 +241,7 @@ json suspended(const Args& a, const std::string& llm_url) {
           {"live_bytes_per_suspended_turn", live_per_turn},
           {"note", "growth of the engine process while every turn waits on the LLM (the fake runs in "
                    "another process), as RSS and as the allocator's live bytes: Lua coroutine + ctx, the "
-                   "pending curl request and its connection, the engine's turn context"}};
+                   "pending HTTP request (curl's, or the h2c client's stream) and its connection, the engine's turn context"}};
 }
 
 // The fake LLM runs in a child process, so that its CPU, connections and buffers are
