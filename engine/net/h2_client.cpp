@@ -128,10 +128,14 @@ void H2Client::start(std::uint64_t id, HttpRequest request, HttpClient::Callback
 }
 
 std::shared_ptr<H2Connection> H2Client::connection_for(const std::string& host, const std::string& port) {
-  auto& list = origins_[host + ":" + port];
-  for (const auto& c : list)
+  const std::string origin = host + ":" + port;
+  auto& list = origins_[origin];
+  std::size_t& known = known_limits_[origin];
+  for (const auto& c : list) {
     if (c->accepts()) return c;
-  list.push_back(H2Connection::open(io_, *this, host, port, max_streams_));
+    if (std::size_t limit = c->server_limit()) known = limit;
+  }
+  list.push_back(H2Connection::open(io_, *this, host, port, max_streams_, known));
   return list.back();
 }
 
@@ -187,6 +191,7 @@ void H2Client::connection_closed(H2Connection& c) {
     auto& list = it->second;
     auto found = std::find_if(list.begin(), list.end(), [&](const auto& p) { return p.get() == &c; });
     if (found == list.end()) continue;
+    if (std::size_t limit = c.server_limit()) known_limits_[it->first] = limit;
     list.erase(found);  // the connection's own handler still holds it until it returns
     if (list.empty()) origins_.erase(it);
     return;

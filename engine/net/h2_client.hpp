@@ -69,6 +69,9 @@ class H2Client final : public H2StreamOwner, public std::enable_shared_from_this
   std::unordered_map<std::uint64_t, std::unique_ptr<H2Request>> requests_;
   // Connections by origin ("host:port"), oldest first.
   std::unordered_map<std::string, std::vector<std::shared_ptr<H2Connection>>> origins_;
+  // The server's stream limit per origin, as its last connection learned it: a new
+  // connection takes that many requests before its own SETTINGS arrive.
+  std::unordered_map<std::string, std::size_t> known_limits_;
   // One timer for every request's deadline, instead of one per request.
   std::set<std::pair<Clock::time_point, std::uint64_t>> deadlines_;
   boost::asio::steady_timer timer_;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 
@@ -152,14 +153,17 @@ struct H2Callbacks {
 };
 
 std::shared_ptr<H2Connection> H2Connection::open(asio::io_context& io, H2StreamOwner& owner, std::string host,
-                                                 std::string port, std::size_t max_streams) {
-  std::shared_ptr<H2Connection> c(new H2Connection(io, owner, max_streams));
+                                                 std::string port, std::size_t max_streams,
+                                                 std::size_t known_server_limit) {
+  std::shared_ptr<H2Connection> c(new H2Connection(io, owner, max_streams, known_server_limit));
   c->start(std::move(host), std::move(port));
   return c;
 }
 
-H2Connection::H2Connection(asio::io_context& io, H2StreamOwner& owner, std::size_t max_streams)
-    : socket_(io), resolver_(io), owner_(&owner), max_streams_(std::max<std::size_t>(1, max_streams)) {
+H2Connection::H2Connection(asio::io_context& io, H2StreamOwner& owner, std::size_t max_streams,
+                           std::size_t known_server_limit)
+    : socket_(io), resolver_(io), owner_(&owner), max_streams_(std::max<std::size_t>(1, max_streams)),
+      assumed_server_limit_(known_server_limit > 0 ? known_server_limit : max_streams_) {
   nghttp2_session_callbacks* cbs = nullptr;
   nghttp2_session_callbacks_new(&cbs);
   nghttp2_session_callbacks_set_on_header_callback(cbs, &H2Callbacks::on_header);
@@ -172,6 +176,11 @@ H2Connection::H2Connection(asio::io_context& io, H2StreamOwner& owner, std::size
   // A client has no use for closed streams (they only serve the priority tree): without
   // this nghttp2 keeps some after they close, memory for nothing.
   nghttp2_option_set_no_closed_streams(option, 1);
+  // How many streams nghttp2 opens before the server's SETTINGS say how many it allows
+  // (nghttp2's default is 100); the others wait in nghttp2's queue.
+  nghttp2_option_set_peer_max_concurrent_streams(option,
+                                                 static_cast<std::uint32_t>(std::min<std::size_t>(
+                                                     known_server_limit > 0 ? known_server_limit : 1, UINT32_MAX)));
   nghttp2_session_client_new2(&session_, cbs, this, option);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(cbs);
@@ -213,13 +222,15 @@ void H2Connection::connect(const tcp::resolver::results_type& endpoints) {
 
 bool H2Connection::accepts() const {
   if (closed_ || goaway_) return false;
-  // Until the server's SETTINGS arrive nghttp2 assumes it allows 100 streams and holds
-  // requests beyond that in its queue (sent as streams free up), so only our own limit
-  // counts then: a burst sent while connecting shares one connection.
-  const std::size_t server_limit =
-      settings_received_ ? nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
-                         : max_streams_;
-  return streams_.size() < std::min(max_streams_, server_limit);
+  // Until the server's SETTINGS arrive nghttp2 holds the requests it may not send yet in
+  // its queue (sent as the limit allows), so a burst while connecting shares one connection.
+  const std::size_t limit = settings_received_ ? server_limit() : assumed_server_limit_;
+  return streams_.size() < std::min(max_streams_, limit);
+}
+
+std::size_t H2Connection::server_limit() const {
+  if (!settings_received_) return 0;
+  return nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 }
 
 std::string H2Connection::submit(H2Request& r, const H2RequestHead& head) {

@@ -84,8 +84,12 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // Starts resolving and connecting to host:port at once; requests may be submitted
   // before the connection is up (nghttp2 holds them). `max_streams` caps the streams this
   // client opens on it (the server's SETTINGS_MAX_CONCURRENT_STREAMS applies too).
+  // `known_server_limit` is the server's stream limit learned on an earlier connection to
+  // it, 0 if none: until this connection's SETTINGS arrive, it takes that many requests
+  // (else max_streams), and sends that many streams (else one: the rest wait for the
+  // SETTINGS, one round trip, instead of being refused by a server with a lower limit).
   static std::shared_ptr<H2Connection> open(boost::asio::io_context& io, H2StreamOwner& owner, std::string host,
-                                            std::string port, std::size_t max_streams);
+                                            std::string port, std::size_t max_streams, std::size_t known_server_limit);
   ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -102,9 +106,11 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // shutdown.
   void close();
   std::size_t streams() const { return streams_.size(); }
+  // The server's SETTINGS_MAX_CONCURRENT_STREAMS once its SETTINGS arrived, else 0.
+  std::size_t server_limit() const;
 
  private:
-  H2Connection(boost::asio::io_context& io, H2StreamOwner& owner, std::size_t max_streams);
+  H2Connection(boost::asio::io_context& io, H2StreamOwner& owner, std::size_t max_streams, std::size_t known_server_limit);
   void start(std::string host, std::string port);
   void connect(const boost::asio::ip::tcp::resolver::results_type& endpoints);
   void read();
@@ -124,6 +130,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   boost::asio::ip::tcp::resolver resolver_;
   H2StreamOwner* owner_;
   std::size_t max_streams_;
+  std::size_t assumed_server_limit_;  // until the server's SETTINGS arrive
   nghttp2_session* session_ = nullptr;
   std::unordered_map<std::int32_t, H2Request*> streams_;
   std::vector<std::uint8_t> in_;  // one read buffer for all streams

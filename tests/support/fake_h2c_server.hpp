@@ -27,11 +27,13 @@ namespace charla::test {
 
 class FakeH2cServer : public FakeServerBase {
  public:
-  // Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+  // Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS), unless
+  // the constructor says otherwise.
   static constexpr std::uint32_t kMaxConcurrentStreams = 1000;
 
-  explicit FakeH2cServer(FakeHandler handler = [](const FakeRequest&) { return FakeReply::text("ok"); })
-      : FakeServerBase(std::move(handler)) {
+  explicit FakeH2cServer(FakeHandler handler = [](const FakeRequest&) { return FakeReply::text("ok"); },
+                         std::uint32_t max_concurrent_streams = kMaxConcurrentStreams)
+      : FakeServerBase(std::move(handler)), max_streams_(max_concurrent_streams) {
     listen([this](boost::asio::ip::tcp::socket socket) { std::make_shared<Session>(*this, std::move(socket))->start(); });
   }
   ~FakeH2cServer() { stop(); }
@@ -62,7 +64,7 @@ class FakeH2cServer : public FakeServerBase {
       nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Session::on_stream_close);
       nghttp2_session_server_new(&session_, cbs, this);
       nghttp2_session_callbacks_del(cbs);
-      const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams}};
+      const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, server_.max_streams_}};
       nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 1);
       flush();
       read();
@@ -216,6 +218,8 @@ class FakeH2cServer : public FakeServerBase {
     bool closed_ = false;
     bool close_after_write_ = false;
   };
+
+  std::uint32_t max_streams_;
 };
 
 }  // namespace charla::test

@@ -111,6 +111,33 @@ TEST_CASE("h2c: a second connection opens only when the first is at the stream l
   CHECK(server.connections() == 2);
 }
 
+TEST_CASE("h2c: a server allowing fewer streams than the client is never sent more than it allows",
+          "[net][h2c]") {
+  // 10 streams per connection on the server, 100 on the client: no stream is refused, a
+  // burst on a new connection waits for the server's SETTINGS, and once the limit is known
+  // a burst spreads over connections of 10 streams each.
+  FakeH2cServer server([](const FakeRequest&) { return FakeReply::text("ok").after(100ms); }, 10);
+  boost::asio::io_context io;
+  HttpClient client(io, streams(100));
+  std::vector<std::string> errors;
+  auto burst = [&](int n) {
+    for (int i = 0; i < n; ++i)
+      client.request(h2c(server.url()), [&](HttpResponse r) { errors.push_back(r.error.empty() ? std::to_string(r.status) : r.error); });
+  };
+  burst(30);
+  REQUIRE(run_until(io, [&] { return errors.size() == 30; }));
+  CHECK(std::count(errors.begin(), errors.end(), "200") == 30);  // none refused
+  CHECK(server.connections() == 1);  // the ones over 10 waited on the connection
+  CHECK(server.max_active() == 10);
+
+  errors.clear();
+  burst(30);
+  REQUIRE(run_until(io, [&] { return errors.size() == 30; }));
+  CHECK(std::count(errors.begin(), errors.end(), "200") == 30);
+  CHECK(server.connections() == 3);  // 10 + 10 + 10
+  CHECK(server.max_active() == 30);
+}
+
 TEST_CASE("h2c: methods, request headers and bodies arrive; a shared body is not kept", "[net][h2c]") {
   FakeH2cServer server([](const FakeRequest& req) {
     return FakeReply::json(R"({"method":")" + std::string(req.method_string()) + R"(","echo":)" + req.body() + "}", 201);
