@@ -1,8 +1,11 @@
 #include "net/h2_client.hpp"
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 
 namespace charla::net {
 
@@ -21,6 +24,14 @@ std::string upper(std::string s) {
   return s;
 }
 
+// curl honours these for https:// URLs; this client speaks to the origin directly, so it
+// leaves such requests to curl.
+bool https_proxy_configured() {
+  for (const char* name : {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"})
+    if (const char* v = std::getenv(name); v && *v) return true;
+  return false;
+}
+
 bool valid_method(const std::string& m) {
   return !m.empty() && std::all_of(m.begin(), m.end(), [](unsigned char c) { return std::isupper(c) || c == '-' || c == '_'; });
 }
@@ -29,9 +40,10 @@ bool valid_method(const std::string& m) {
 
 H2Target parse_h2_target(const std::string& url) {
   H2Target t;
-  constexpr std::string_view scheme = "http://";
+  t.tls = starts_with_nocase(url, "https://");
+  const std::string_view scheme = t.tls ? "https://" : "http://";
   if (!starts_with_nocase(url, scheme)) {
-    t.error = "not an http:// URL: '" + url + "'";
+    t.error = "not an http:// or https:// URL: '" + url + "'";
     return t;
   }
   std::string_view rest(url);
@@ -65,7 +77,7 @@ H2Target parse_h2_target(const std::string& url) {
     host = authority.substr(0, colon);
     port = authority.substr(colon + 1);
   }
-  unsigned number = 80;
+  unsigned number = t.tls ? 443 : 80;
   if (!port.empty()) {
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
     if (ec != std::errc() || end != port.data() + port.size() || number == 0 || number > 65535) {
@@ -84,13 +96,46 @@ H2Target parse_h2_target(const std::string& url) {
   return t;
 }
 
-H2Client::H2Client(asio::io_context& io, std::size_t max_streams_per_connection, Deliver deliver)
-    : io_(io), max_streams_(std::max<std::size_t>(1, max_streams_per_connection)), deliver_(std::move(deliver)), timer_(io) {}
+H2Client::H2Client(asio::io_context& io, const HttpClientOptions& options, Deliver deliver, Fallback fallback)
+    : io_(io), max_streams_(static_cast<std::size_t>(std::max(1L, options.max_concurrent_streams))),
+      ca_file_(options.ca_file), deliver_(std::move(deliver)), fallback_(std::move(fallback)), timer_(io) {}
 
 H2Client::~H2Client() { shutdown(); }
 
-bool H2Client::handles(const HttpRequest& request) {
-  return request.version == HttpVersion::h2c && starts_with_nocase(request.url, "http://");
+bool H2Client::takes(const HttpRequest& request) const {
+  if (request.version == HttpVersion::h2c && starts_with_nocase(request.url, "http://")) return true;
+  const bool http2 = request.version == HttpVersion::h2c || request.version == HttpVersion::http2_tls;
+  if (!http2 || !starts_with_nocase(request.url, "https://") || https_proxy_configured()) return false;
+  const H2Target t = parse_h2_target(request.url);
+  return t.error.empty() && !http1_origins_.contains(origin_key(t));  // curl reports a bad URL
+}
+
+std::string H2Client::origin_key(const H2Target& t) {
+  return (t.tls ? "https://" : "http://") + t.host + ":" + t.port;
+}
+
+// One TLS context for all connections: the trusted CAs (the system's, or ca_file) and the
+// ALPN offer, "h2" first; HTTP/1.1 is offered too so a server without HTTP/2 answers
+// instead of failing the handshake, and its requests go to curl.
+std::shared_ptr<asio::ssl::context> H2Client::tls_context(std::string& error) {
+  if (tls_) return tls_;
+  try {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    if (ca_file_.empty()) ctx->set_default_verify_paths();
+    else ctx->load_verify_file(ca_file_);
+    ctx->set_verify_mode(asio::ssl::verify_peer);
+    static const unsigned char kAlpn[] = "\x02h2\x08http/1.1";
+    if (SSL_CTX_set_alpn_protos(ctx->native_handle(), kAlpn, sizeof(kAlpn) - 1) != 0) {
+      error = "cannot offer HTTP/2 in TLS (ALPN)";
+      return nullptr;
+    }
+    tls_ = std::move(ctx);
+  } catch (const boost::system::system_error& e) {
+    error = "cannot set up TLS" + (ca_file_.empty() ? std::string() : " with ca_file '" + ca_file_ + "'") + ": " + e.what();
+  }
+  return tls_;
 }
 
 void H2Client::start(std::uint64_t id, HttpRequest request, HttpClient::Callback done) {
@@ -117,8 +162,20 @@ void H2Client::start(std::uint64_t id, HttpRequest request, HttpClient::Callback
   if (head.method == "HEAD") r->body.reset();
 
   std::string error;
+  std::shared_ptr<asio::ssl::context> tls;
+  if (target.tls && !(tls = tls_context(error))) return complete(std::move(r), "network: " + error);
   for (int attempt = 0; attempt < 2; ++attempt) {  // a connection that cannot take it is retired: one more try
-    error = connection_for(target.host, target.port)->submit(*r, head);
+    std::shared_ptr<H2Connection> c = connection_for(target, tls);
+    if (c->protocol_pending() && !r->fallback) {
+      // Until ALPN answers, keep what curl would need (only the first requests to an origin).
+      r->fallback = std::make_unique<HttpRequest>(request);
+      r->fallback->method = head.method;
+      r->fallback->headers = head.headers;
+      r->fallback->shared_body = r->body;
+      r->fallback->body.clear();
+      r->fallback->version = HttpVersion::http2_tls;
+    }
+    error = c->submit(*r, head);
     if (error.empty()) break;
   }
   if (!error.empty()) return complete(std::move(r), "network: " + error);
@@ -127,15 +184,16 @@ void H2Client::start(std::uint64_t id, HttpRequest request, HttpClient::Callback
   arm_timer();
 }
 
-std::shared_ptr<H2Connection> H2Client::connection_for(const std::string& host, const std::string& port) {
-  const std::string origin = host + ":" + port;
+std::shared_ptr<H2Connection> H2Client::connection_for(const H2Target& target,
+                                                       const std::shared_ptr<asio::ssl::context>& tls) {
+  const std::string origin = origin_key(target);
   auto& list = origins_[origin];
   std::size_t& known = known_limits_[origin];
   for (const auto& c : list) {
     if (c->accepts()) return c;
     if (std::size_t limit = c->server_limit()) known = limit;
   }
-  list.push_back(H2Connection::open(io_, *this, host, port, max_streams_, known));
+  list.push_back(H2Connection::open(io_, *this, target.host, target.port, max_streams_, known, tls));
   return list.back();
 }
 
@@ -196,6 +254,23 @@ void H2Client::connection_closed(H2Connection& c) {
     if (list.empty()) origins_.erase(it);
     return;
   }
+}
+
+void H2Client::origin_without_h2(H2Connection& c) {
+  for (const auto& [origin, list] : origins_)
+    if (std::any_of(list.begin(), list.end(), [&](const auto& p) { return p.get() == &c; })) http1_origins_.insert(origin);
+}
+
+void H2Client::stream_fallback(H2Request& r) {
+  std::unique_ptr<H2Request> owned = take(r.id);
+  if (!owned) return;
+  if (!owned->fallback)
+    return complete(std::move(owned), "network: the server did not agree to HTTP/2 (ALPN)");  // not expected
+  HttpRequest request = std::move(*owned->fallback);
+  // What is left of the caller's timeout.
+  request.timeout = std::max(std::chrono::ceil<std::chrono::milliseconds>(owned->deadline - Clock::now()),
+                             std::chrono::milliseconds(1));
+  if (!closed_) fallback_(owned->id, std::move(request), std::move(owned->done));
 }
 
 void H2Client::complete(std::unique_ptr<H2Request> r, std::string error) {

@@ -1,6 +1,11 @@
 #pragma once
-// HttpClient's requests with version h2c to http:// URLs: HTTP/2 without TLS on charla's
-// own connections (net/h2_connection.hpp), no libcurl involved.
+// HttpClient's HTTP/2 requests on charla's own connections (net/h2_connection.hpp), no
+// libcurl involved: version h2c to http:// URLs (HTTP/2 without TLS), and version h2c or
+// http2_tls to https:// URLs (TLS, ALPN "h2", the server's certificate verified against
+// the system's CAs or HttpClientOptions::ca_file, and its name). When a TLS server picks
+// HTTP/1.1, the requests sent to it meanwhile go to curl (`fallback`), and so do all later
+// ones to that origin. https:// requests also go to curl when a proxy is configured in
+// the environment (https_proxy, all_proxy), which curl honours and this client does not.
 //
 // Connections: one per origin (host:port) while it has a free stream; a second opens only
 // when every open one is at its stream limit (HttpClientOptions::max_concurrent_streams,
@@ -19,6 +24,7 @@
 #include "net/http_client.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -27,21 +33,26 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace charla::net {
 
+struct H2Target;
+
 class H2Client final : public H2StreamOwner, public std::enable_shared_from_this<H2Client> {
  public:
   using Deliver = std::function<void(HttpClient::Callback, HttpResponse)>;
+  // Starts request `id` on curl (HttpClient's other path), keeping its id and callback.
+  using Fallback = std::function<void(std::uint64_t, HttpRequest, HttpClient::Callback)>;
 
-  H2Client(boost::asio::io_context& io, std::size_t max_streams_per_connection, Deliver deliver);
+  H2Client(boost::asio::io_context& io, const HttpClientOptions& options, Deliver deliver, Fallback fallback);
   ~H2Client();
   H2Client(const H2Client&) = delete;
   H2Client& operator=(const H2Client&) = delete;
 
-  // Whether HttpClient routes `request` here: h2c to an http:// URL.
-  static bool handles(const HttpRequest& request);
+  // Whether HttpClient routes `request` here (see the top of this file).
+  bool takes(const HttpRequest& request) const;
 
   void start(std::uint64_t id, HttpRequest request, HttpClient::Callback done);
   // False if `id` is not one of this client's requests in flight.
@@ -53,10 +64,15 @@ class H2Client final : public H2StreamOwner, public std::enable_shared_from_this
 
   void stream_finished(H2Request& r, std::string error) override;
   void connection_closed(H2Connection& c) override;
+  void origin_without_h2(H2Connection& c) override;
+  void stream_fallback(H2Request& r) override;
 
  private:
   using Clock = std::chrono::steady_clock;
-  std::shared_ptr<H2Connection> connection_for(const std::string& host, const std::string& port);
+  static std::string origin_key(const H2Target& t);
+  std::shared_ptr<H2Connection> connection_for(const H2Target& target,
+                                               const std::shared_ptr<boost::asio::ssl::context>& tls);
+  std::shared_ptr<boost::asio::ssl::context> tls_context(std::string& error);
   void complete(std::unique_ptr<H2Request> r, std::string error);
   std::unique_ptr<H2Request> take(std::uint64_t id);
   void arm_timer();
@@ -64,10 +80,14 @@ class H2Client final : public H2StreamOwner, public std::enable_shared_from_this
 
   boost::asio::io_context& io_;
   std::size_t max_streams_;
+  std::string ca_file_;
   Deliver deliver_;
+  Fallback fallback_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // made at the first https:// request
+  std::unordered_set<std::string> http1_origins_;    // TLS origins whose ALPN picked HTTP/1.1
   bool closed_ = false;
   std::unordered_map<std::uint64_t, std::unique_ptr<H2Request>> requests_;
-  // Connections by origin ("host:port"), oldest first.
+  // Connections by origin ("http://host:port", "https://host:port"), oldest first.
   std::unordered_map<std::string, std::vector<std::shared_ptr<H2Connection>>> origins_;
   // The server's stream limit per origin, as its last connection learned it: a new
   // connection takes that many requests before its own SETTINGS arrive.
@@ -79,10 +99,12 @@ class H2Client final : public H2StreamOwner, public std::enable_shared_from_this
   Clock::time_point timer_at_{};
 };
 
-// An http:// URL taken apart for an HTTP/2 request; `error` says what is wrong with it.
+// An http:// or https:// URL taken apart for an HTTP/2 request; `error` says what is
+// wrong with it.
 struct H2Target {
+  bool tls = false;       // https://
   std::string host;       // without brackets for IPv6
-  std::string port;       // "80" when the URL names none
+  std::string port;       // "80" or "443" when the URL names none
   std::string authority;  // as in the URL
   std::string path;       // path and query, "/" at least
   std::string error;

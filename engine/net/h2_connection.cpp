@@ -2,8 +2,10 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <cctype>
@@ -154,15 +156,15 @@ struct H2Callbacks {
 
 std::shared_ptr<H2Connection> H2Connection::open(asio::io_context& io, H2StreamOwner& owner, std::string host,
                                                  std::string port, std::size_t max_streams,
-                                                 std::size_t known_server_limit) {
-  std::shared_ptr<H2Connection> c(new H2Connection(io, owner, max_streams, known_server_limit));
+                                                 std::size_t known_server_limit, std::shared_ptr<asio::ssl::context> tls) {
+  std::shared_ptr<H2Connection> c(new H2Connection(io, owner, max_streams, known_server_limit, std::move(tls)));
   c->start(std::move(host), std::move(port));
   return c;
 }
 
 H2Connection::H2Connection(asio::io_context& io, H2StreamOwner& owner, std::size_t max_streams,
-                           std::size_t known_server_limit)
-    : socket_(io), resolver_(io), owner_(&owner), max_streams_(std::max<std::size_t>(1, max_streams)),
+                           std::size_t known_server_limit, std::shared_ptr<asio::ssl::context> tls)
+    : socket_(io), resolver_(io), tls_ctx_(std::move(tls)), owner_(&owner), max_streams_(std::max<std::size_t>(1, max_streams)),
       assumed_server_limit_(known_server_limit > 0 ? known_server_limit : max_streams_) {
   nghttp2_session_callbacks* cbs = nullptr;
   nghttp2_session_callbacks_new(&cbs);
@@ -196,6 +198,7 @@ H2Connection::~H2Connection() {
 
 void H2Connection::start(std::string host, std::string port) {
   origin_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
+  host_ = host;
   // A numeric address resolves without a lookup; only names go to the resolver's thread.
   boost::system::error_code ec;
   auto numeric = resolver_.resolve(host, port, tcp::resolver::numeric_host | tcp::resolver::numeric_service, ec);
@@ -211,13 +214,62 @@ void H2Connection::connect(const tcp::resolver::results_type& endpoints) {
   asio::async_connect(socket_, endpoints, [self = shared_from_this()](boost::system::error_code ec, const tcp::endpoint&) {
     if (self->closed_) return;
     if (ec) return self->lost("connect");
-    self->connected_ = true;
     boost::system::error_code ignored;
     self->socket_.set_option(tcp::no_delay(true), ignored);  // frames are small and latency-bound
-    self->in_.resize(kReadBufferBytes);
-    self->read();
-    self->flush();
+    if (self->tls_ctx_) return self->start_tls();
+    self->connected();
   });
+}
+
+void H2Connection::start_tls() {
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), *tls_ctx_);
+  boost::system::error_code ec;
+  asio::ip::make_address(host_, ec);
+  if (ec) SSL_set_tlsext_host_name(tls_->native_handle(), host_.c_str());  // SNI names hosts, not addresses
+  tls_->set_verify_mode(asio::ssl::verify_peer);
+  tls_->set_verify_callback(asio::ssl::host_name_verification(host_));
+  tls_->async_handshake(asio::ssl::stream_base::client, [self = shared_from_this()](boost::system::error_code ec) {
+    if (self->closed_) return;
+    if (ec) return self->lost("network: TLS handshake with " + self->origin_ + " failed: " + ec.message());
+    const unsigned char* protocol = nullptr;
+    unsigned length = 0;
+    SSL_get0_alpn_selected(self->tls_->native_handle(), &protocol, &length);
+    if (length != 2 || std::memcmp(protocol, "h2", 2) != 0) return self->not_h2();
+    self->h2_confirmed_ = true;
+    for (auto& [id, r] : self->streams_) r->fallback.reset();  // HTTP/2 it is: no copy needed any more
+    self->connected();
+  });
+}
+
+void H2Connection::connected() {
+  connected_ = true;
+  in_.resize(kReadBufferBytes);
+  read();
+  flush();
+}
+
+// The server speaks HTTP/1.1 only (ALPN): nothing was sent on this connection yet, so every
+// request goes back to the owner as it was, for curl.
+void H2Connection::not_h2() {
+  closed_ = true;
+  close_socket();
+  auto streams = std::move(streams_);
+  streams_.clear();
+  H2StreamOwner* owner = owner_;
+  owner_ = nullptr;
+  if (!owner) return;
+  owner->origin_without_h2(*this);
+  for (auto& [id, r] : streams) {
+    r->connection = nullptr;
+    owner->stream_fallback(*r);
+  }
+  owner->connection_closed(*this);
+}
+
+void H2Connection::close_socket() {
+  boost::system::error_code ignored;
+  if (tls_) tls_->lowest_layer().close(ignored);
+  socket_.close(ignored);
 }
 
 bool H2Connection::accepts() const {
@@ -245,7 +297,9 @@ std::string H2Connection::submit(H2Request& r, const H2RequestHead& head) {
   }
   const std::size_t body_bytes = r.body ? r.body->size() : 0;
   const std::string length = std::to_string(body_bytes);
-  std::vector<nghttp2_nv> nva{field(kMethod, head.method), field(kScheme, kHttp), field(kAuthority, head.authority),
+  static const std::string kHttps = "https";
+  std::vector<nghttp2_nv> nva{field(kMethod, head.method), field(kScheme, tls_ctx_ ? kHttps : kHttp),
+                              field(kAuthority, head.authority),
                               field(kPath, head.path)};
   nva.reserve(5 + lowered.size());
   if (body_bytes > 0 || head.method == "POST" || head.method == "PUT" || head.method == "PATCH")
@@ -283,8 +337,7 @@ void H2Connection::close() {
   owner_ = nullptr;
   streams_.clear();
   resolver_.cancel();
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  close_socket();
 }
 
 H2Request* H2Connection::find(std::int32_t stream_id) const {
@@ -303,10 +356,11 @@ void H2Connection::finish(std::int32_t stream_id, std::string error, bool reset)
 }
 
 void H2Connection::read() {
-  socket_.async_read_some(asio::buffer(in_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+  auto on_read = [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
     if (self->closed_) return;
     if (ec) {
-      const std::string why = ec == asio::error::eof ? "closed the connection" : "connection lost (" + ec.message() + ")";
+      const bool closed = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+      const std::string why = closed ? "closed the connection" : "connection lost (" + ec.message() + ")";
       return self->lost("network: " + self->origin_ + " " + why);
     }
     const ssize_t used = nghttp2_session_mem_recv(self->session_, self->in_.data(), n);
@@ -314,7 +368,8 @@ void H2Connection::read() {
     self->flush();  // WINDOW_UPDATE, SETTINGS ACK, PING ACK, RST_STREAM
     if (self->closed_) return;
     self->read();
-  });
+  };
+  with_stream([&](auto& stream) { stream.async_read_some(asio::buffer(in_), std::move(on_read)); });
 }
 
 void H2Connection::schedule_flush() {
@@ -338,12 +393,13 @@ void H2Connection::flush() {
   }
   if (out_.empty()) return close_if_done();
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(out_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+  auto on_written = [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
     self->writing_ = false;
     if (self->closed_) return;
     if (ec) return self->lost("network: connection to " + self->origin_ + " lost (" + ec.message() + ")");
     self->flush();
-  });
+  };
+  with_stream([&](auto& stream) { asio::async_write(stream, asio::buffer(out_), std::move(on_written)); });
 }
 
 // After GOAWAY (either way) the connection ends once its last stream has.
@@ -357,8 +413,7 @@ void H2Connection::lost(const std::string& error) {
   if (closed_) return;
   closed_ = true;
   resolver_.cancel();
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  close_socket();
   auto streams = std::move(streams_);
   streams_.clear();
   H2StreamOwner* owner = owner_;

@@ -1,6 +1,8 @@
 #pragma once
-// One HTTP/2 connection without TLS ("h2c", prior knowledge: the client preface is the
-// first byte sent) on libnghttp2, driven by the asio io_context of its HttpClient.
+// One HTTP/2 connection on libnghttp2, driven by the asio io_context of its HttpClient:
+// without TLS ("h2c", prior knowledge: the client preface is the first byte sent), or
+// over TLS (asio::ssl) when the server's ALPN picks "h2"; if it picks HTTP/1.1 the
+// connection hands its requests back (H2StreamOwner::stream_fallback) and closes.
 //
 // Why not libcurl: a curl request in flight costs an easy handle (5.3 KB), a receive
 // buffer and, over HTTP/2, a 16 KiB send buffer per stream. Here a request waiting for its
@@ -28,6 +30,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -56,6 +60,9 @@ struct H2Request {
   std::chrono::steady_clock::time_point deadline;
   H2Connection* connection = nullptr;  // set while attached
   std::int32_t stream_id = 0;
+  // TLS only, while the server's ALPN answer is unknown: the request as given, to send it
+  // through curl if the server picks HTTP/1.1.
+  std::unique_ptr<HttpRequest> fallback;
 };
 
 // The request line and headers, needed only until submit() hands them to nghttp2.
@@ -74,6 +81,10 @@ class H2StreamOwner {
   virtual void stream_finished(H2Request& r, std::string error) = 0;
   // The connection is closed and has no stream left; the owner drops it.
   virtual void connection_closed(H2Connection& c) = 0;
+  // TLS: the server did not pick "h2" in ALPN. Called once, before stream_fallback() for
+  // each attached request (which left the connection) and connection_closed().
+  virtual void origin_without_h2(H2Connection& c) = 0;
+  virtual void stream_fallback(H2Request& r) = 0;
 
  protected:
   ~H2StreamOwner() = default;
@@ -88,8 +99,11 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // it, 0 if none: until this connection's SETTINGS arrive, it takes that many requests
   // (else max_streams), and sends that many streams (else one: the rest wait for the
   // SETTINGS, one round trip, instead of being refused by a server with a lower limit).
+  // `tls`: null for h2c; else the context (trust, ALPN) to speak TLS with, verifying the
+  // server's certificate for `host`.
   static std::shared_ptr<H2Connection> open(boost::asio::io_context& io, H2StreamOwner& owner, std::string host,
-                                            std::string port, std::size_t max_streams, std::size_t known_server_limit);
+                                            std::string port, std::size_t max_streams, std::size_t known_server_limit,
+                                            std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -108,11 +122,24 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   std::size_t streams() const { return streams_.size(); }
   // The server's SETTINGS_MAX_CONCURRENT_STREAMS once its SETTINGS arrived, else 0.
   std::size_t server_limit() const;
+  // TLS and ALPN not answered yet: requests submitted now may still fall back to curl.
+  bool protocol_pending() const { return tls_ctx_ && !h2_confirmed_; }
 
  private:
-  H2Connection(boost::asio::io_context& io, H2StreamOwner& owner, std::size_t max_streams, std::size_t known_server_limit);
+  H2Connection(boost::asio::io_context& io, H2StreamOwner& owner, std::size_t max_streams, std::size_t known_server_limit,
+               std::shared_ptr<boost::asio::ssl::context> tls);
   void start(std::string host, std::string port);
   void connect(const boost::asio::ip::tcp::resolver::results_type& endpoints);
+  void start_tls();
+  void connected();
+  void not_h2();
+  void close_socket();
+  // Calls f with the stream the bytes go through: the TLS stream, or the socket.
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls_) f(*tls_);
+    else f(socket_);
+  }
   void read();
   void schedule_flush();
   void flush();
@@ -126,8 +153,12 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // nghttp2's callbacks (h2_connection.cpp): they reach the members below.
   friend struct H2Callbacks;
 
-  boost::asio::ip::tcp::socket socket_;
+  boost::asio::ip::tcp::socket socket_;  // moved into tls_ once connected over TLS
   boost::asio::ip::tcp::resolver resolver_;
+  std::shared_ptr<boost::asio::ssl::context> tls_ctx_;
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_;
+  std::string host_;  // for SNI and the certificate's name
+  bool h2_confirmed_ = false;
   H2StreamOwner* owner_;
   std::size_t max_streams_;
   std::size_t assumed_server_limit_;  // until the server's SETTINGS arrive

@@ -127,10 +127,11 @@ bool valid_method(const std::string& m) {
 struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io, HttpClientOptions options)
       : io(io), timer(io), options(options),
-        h2(std::make_shared<H2Client>(io, static_cast<std::size_t>(std::max(1L, options.max_concurrent_streams)),
-                                      [this](Callback done, HttpResponse response) {
-                                        deliver(std::move(done), std::move(response));
-                                      })) {
+        h2(std::make_shared<H2Client>(
+            io, options, [this](Callback done, HttpResponse response) { deliver(std::move(done), std::move(response)); },
+            [this](std::uint64_t id, HttpRequest request, Callback done) {
+              start_curl(id, std::move(request), std::move(done));
+            })) {
     init_curl_once();
     multi = curl_multi_init();
     if (!multi) throw std::runtime_error("curl_multi_init failed");
@@ -150,6 +151,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   ~Impl() { shutdown(); }
 
   std::uint64_t start(HttpRequest request, Callback done);
+  void start_curl(std::uint64_t id, HttpRequest request, Callback done);
   void cancel(std::uint64_t id);
   void cancel_all();
   void shutdown();
@@ -175,7 +177,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   CURLM* multi = nullptr;
   asio::steady_timer timer;
   HttpClientOptions options;
-  std::shared_ptr<H2Client> h2;  // h2c requests to http:// URLs (H2Client::handles)
+  std::shared_ptr<H2Client> h2;  // HTTP/2 requests it takes (H2Client::takes)
   bool timeout_posted = false;
   bool closed = false;
   std::uint64_t next_id = 1;
@@ -212,6 +214,7 @@ std::string HttpClient::Impl::configure(Transfer& t) {
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
   if (r.receive_buffer_bytes > 0) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, static_cast<long>(r.receive_buffer_bytes));
   if (r.upload_buffer_bytes > 0) curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, static_cast<long>(r.upload_buffer_bytes));
+  if (!options.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options.ca_file.c_str());
   switch (r.version) {
     case HttpVersion::any:
       break;
@@ -253,29 +256,24 @@ std::string HttpClient::Impl::configure(Transfer& t) {
 }
 
 std::uint64_t HttpClient::Impl::start(HttpRequest request, Callback done) {
-  if (H2Client::handles(request)) {
-    const std::uint64_t id = next_id++;
-    h2->start(id, std::move(request), std::move(done));
-    return id;
-  }
+  const std::uint64_t id = next_id++;
+  if (h2->takes(request)) h2->start(id, std::move(request), std::move(done));
+  else start_curl(id, std::move(request), std::move(done));
+  return id;
+}
+
+void HttpClient::Impl::start_curl(std::uint64_t id, HttpRequest request, Callback done) {
   auto t = std::make_unique<Transfer>();
-  t->id = next_id++;
+  t->id = id;
   t->request = std::move(request);
   t->done = std::move(done);
   t->started = Clock::now();
-  std::uint64_t id = t->id;
-  if (std::string why = configure(*t); !why.empty()) {
-    complete(std::move(t), "network: " + why);
-    return id;
-  }
+  if (std::string why = configure(*t); !why.empty()) return complete(std::move(t), "network: " + why);
   // Adding the handle makes curl ask for a 0 ms timeout, which on_timer posts: the
   // transfer starts on the loop, never inside request().
-  if (CURLMcode mc = curl_multi_add_handle(multi, t->easy); mc != CURLM_OK) {
-    complete(std::move(t), std::string("network: ") + curl_multi_strerror(mc));
-    return id;
-  }
+  if (CURLMcode mc = curl_multi_add_handle(multi, t->easy); mc != CURLM_OK)
+    return complete(std::move(t), std::string("network: ") + curl_multi_strerror(mc));
   transfers.emplace(id, std::move(t));
-  return id;
 }
 
 // Every callback goes through the loop and is dropped once the client is gone.

@@ -29,8 +29,9 @@ namespace charla::net {
 enum class HttpVersion {
   any,       // curl's default (HTTP/2 if TLS's ALPN agrees, else 1.1), a connection per request in flight
   http1_1,   // HTTP/1.1 only: a connection per request in flight
-  http2_tls, // HTTP/2 over TLS when ALPN agrees, else 1.1; waits for a connection being set up to
-             // learn whether it multiplexes (CURLOPT_PIPEWAIT), so many requests share one connection
+  http2_tls, // HTTP/2 over TLS when ALPN agrees, else 1.1, many requests sharing one connection: to
+             // https:// URLs on charla's own HTTP/2 client (net/h2_client.hpp; curl if the server
+             // picks HTTP/1.1 or a proxy is configured), otherwise curl (CURLOPT_PIPEWAIT)
   h2c,       // HTTP/2 from the first byte ("prior knowledge", without TLS) to an http:// URL, on
              // charla's own HTTP/2 client (no curl handle per request; requests multiplexed on
              // one connection per origin); to an https:// URL, as http2_tls
@@ -70,6 +71,9 @@ struct HttpClientOptions {
   // the h2c client's limit; the server's own limit applies too). Beyond it another
   // connection opens.
   long max_concurrent_streams = 100;
+  // A PEM file of CA certificates to trust instead of the system's, for https:// (curl's
+  // CURLOPT_CAINFO and the HTTP/2 client's TLS); empty: the system's.
+  std::string ca_file;
 };
 
 struct HttpResponse {

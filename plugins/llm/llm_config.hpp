@@ -16,7 +16,8 @@ namespace charla::plugins::llm {
 enum class LlmHttpVersion {
   http1_1,  // "1.1": one connection per call in flight
   http2,    // "2" (default): HTTP/2 over TLS when the provider agrees (ALPN), calls multiplexed
-            // on shared connections; HTTP/1.1 to providers that do not, and to http:// URLs
+            // on shared connections (charla's own client, net/h2_client.hpp); HTTP/1.1 (curl)
+            // to providers that do not, and to http:// URLs
   h2c,      // "h2c": HTTP/2 without negotiation ("prior knowledge"), for http:// providers that
             // speak it, on charla's own HTTP/2 client (net/h2_client.hpp); calls multiplexed
             // on shared connections. To https:// URLs: as "2"

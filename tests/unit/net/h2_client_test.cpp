@@ -423,5 +423,7 @@ TEST_CASE("h2c: URLs are taken apart into host, port, authority and path", "[net
   CHECK_FALSE(parse_h2_target("http://user@host/").error.empty());
   CHECK_FALSE(parse_h2_target("http://:80/").error.empty());
   CHECK_FALSE(parse_h2_target("http://host:0/").error.empty());
-  CHECK_FALSE(parse_h2_target("https://host/").error.empty());
+  CHECK_FALSE(parse_h2_target("ftp://host/").error.empty());
+  CHECK(parse_h2_target("https://host/x").tls);
+  CHECK(parse_h2_target("https://host/x").port == "443");
 }
