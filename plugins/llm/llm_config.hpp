@@ -35,9 +35,10 @@ struct LlmConfig {
   std::chrono::milliseconds retry_backoff{250};  // first backoff; doubles each retry, jittered
   std::size_t max_response_bytes = 8u << 20;
   LlmHttpVersion http_version = LlmHttpVersion::http2;
+  std::string ca_file;  // PEM CAs to trust for an https:// base_url instead of the system's
 
   // Keys: base_url, api_key, model, temperature, max_tokens, timeout_ms, max_concurrency,
-  // max_retries, retry_backoff_ms, max_response_bytes, http_version. null means {}.
+  // max_retries, retry_backoff_ms, max_response_bytes, http_version, ca_file. null means {}.
   // Throws std::invalid_argument naming the key on an unknown key or a bad value.
   static LlmConfig from_json(const nlohmann::json& config);
 };

@@ -71,6 +71,7 @@ constexpr std::size_t kUploadBufferBytes = 16384;
 net::HttpClientOptions client_options(const LlmConfig& config) {
   net::HttpClientOptions o;
   o.max_concurrent_streams = std::max<long>(o.max_concurrent_streams, static_cast<long>(config.max_concurrency));
+  o.ca_file = config.ca_file;
   return o;
 }
 
