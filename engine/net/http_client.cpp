@@ -11,9 +11,10 @@
 // CLOSESOCKETFUNCTION), so the asio wrapper is always released before its fd is closed:
 // asio never keeps a stale fd registered with epoll.
 //
-// Requests with version h2c to http:// URLs do not reach curl: H2Client (net/h2_client.hpp)
-// sends them on charla's own HTTP/2 connections, so a request in flight costs no easy
-// handle and no per-stream curl buffers.
+// HTTP/2 requests that H2Client takes (h2c to http:// URLs; h2c or http2_tls to https://
+// ones) do not reach curl: it sends them on charla's own HTTP/2 connections, so a request
+// in flight costs no easy handle and no per-stream curl buffers. It hands requests back
+// (start_curl) when a TLS server picks HTTP/1.1.
 #include "net/http_client.hpp"
 
 #include "log/log.hpp"
