@@ -5,7 +5,7 @@
 FROM debian:12 AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config libboost1.81-dev libboost-url1.81-dev \
-      nlohmann-json3-dev liblua5.4-dev liblmdb-dev libcurl4-openssl-dev libssl-dev libcli11-dev \
+      nlohmann-json3-dev liblua5.4-dev liblmdb-dev libcurl4-openssl-dev libssl-dev libcli11-dev libnghttp2-dev \
       libhowardhinnant-date-dev libjemalloc-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -17,7 +17,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHARLA_TESTS=OFF \
 
 FROM debian:12-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libboost-url1.81.0 liblua5.4-0 liblmdb0 libcurl4 libssl3 libdate-tz3 libjemalloc2 tzdata ca-certificates curl lmdb-utils \
+      libboost-url1.81.0 liblua5.4-0 liblmdb0 libcurl4 libnghttp2-14 libssl3 libdate-tz3 libjemalloc2 tzdata ca-certificates curl lmdb-utils \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /var/lib/charla --shell /usr/sbin/nologin charla \
     && mkdir -p /var/lib/charla && chown charla:charla /var/lib/charla

@@ -10,7 +10,8 @@
 # label=binary[@http_version]: @http_version passes --http-version (binaries from before
 # it existed take none). A binary that links jemalloc (CHARLA_MALLOC=jemalloc, the
 # default) gets no glibc row: build it with -DCHARLA_MALLOC=system for that one. Env: REPEAT (3), CONVERSATIONS (1000), HOLD_MS (2000),
-# JEMALLOC (/usr/lib/x86_64-linux-gnu/libjemalloc.so.2).
+# JEMALLOC (/usr/lib/x86_64-linux-gnu/libjemalloc.so.2), EXTRA_ARGS (more llm_turns options for
+# every run, e.g. "--tls-dir tests/fixtures/tls" for a provider over TLS).
 set -euo pipefail
 REPEAT=${REPEAT:-3}
 CONVERSATIONS=${CONVERSATIONS:-1000}
@@ -28,6 +29,8 @@ for round in $(seq 1 "$REPEAT"); do
     binary=${rest%@*}
     args=(--phases suspended --conversations "$CONVERSATIONS" --hold-ms "$HOLD_MS")
     [[ $rest == *@* ]] && args+=(--http-version "${rest#*@}")
+    # shellcheck disable=SC2206  # EXTRA_ARGS is a list of words
+    args+=(${EXTRA_ARGS:-})
     for malloc in glibc jemalloc; do
       preload=""
       [ "$malloc" = jemalloc ] && preload=$JEMALLOC

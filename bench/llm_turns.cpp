@@ -26,10 +26,12 @@
 //
 //   llm_turns [--conversations 1000] [--rounds 5] [--latency-ms 200] [--hold-ms 2000]
 //             [--workers 2] [--phase-timeout 60] [--phases baseline,llm,suspended]
-//             [--http-version 1.1|2|h2c] [--max-concurrency 4096]
+//             [--http-version 1.1|2|h2c] [--max-concurrency 4096] [--tls-dir tests/fixtures/tls]
 //
 // --http-version sets plugins.llm.http_version (unset: the plugin's default); with "h2c"
 // the fake speaks HTTP/2 without TLS (tests/support/fake_h2c_server.hpp), else HTTP/1.1.
+// --tls-dir: the fake speaks TLS with DIR/localhost.pem and .key (HTTP/2 if the client
+// offers it, else HTTP/1.1) at https://localhost, trusted through plugins.llm.ca_file.
 // --max-concurrency sets plugins.llm.max_concurrency: 4096 puts every call in flight (the
 // cost of a call in flight); below the number of turns held, the rest wait in the plugin's
 // queue, and those past lua.turn_time_budget_ms fail (counted in turn_errors).
@@ -58,6 +60,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -81,6 +84,7 @@ struct Args {
   double phase_timeout_s = 60;
   std::string phases = "baseline,llm,suspended";
   std::string http_version;  // empty: the plugin's default
+  std::string tls_dir;       // empty: no TLS
   // 4096: every call in flight at once (the per-call cost); the plugin's default is 32 per
   // worker, where further calls wait in its queue without a curl handle.
   int max_concurrency = 4096;
@@ -120,6 +124,7 @@ class Run {
     o.plugins = {{"llm", {{"base_url", llm_url}, {"api_key", "bench"}, {"model", "fake-model"},
                           {"timeout_ms", 30000}, {"max_concurrency", a.max_concurrency}}}};
     if (!a.http_version.empty()) o.plugins["llm"]["http_version"] = a.http_version;
+    if (!a.tls_dir.empty()) o.plugins["llm"]["ca_file"] = a.tls_dir + "/localhost.pem";
     engine_ = std::make_unique<runtime::Engine>(o, *store_, clock_);
     engine_->add_channel(channel_);
     engine_->add_turn_observer([this](const runtime::TurnReport& r) { on_turn(r); });
@@ -241,7 +246,7 @@ json suspended(const Args& a, const std::string& llm_url) {
           {"live_bytes_per_suspended_turn", live_per_turn},
           {"note", "growth of the engine process while every turn waits on the LLM (the fake runs in "
                    "another process), as RSS and as the allocator's live bytes: Lua coroutine + ctx, the "
-                   "pending curl request and its connection, the engine's turn context"}};
+                   "pending HTTP request (curl's, or the h2c client's stream) and its connection, the engine's turn context"}};
 }
 
 // The fake LLM runs in a child process, so that its CPU, connections and buffers are
@@ -249,7 +254,7 @@ json suspended(const Args& a, const std::string& llm_url) {
 struct FakeLlmProcess {
   pid_t pid = -1;
   std::string url;
-  FakeLlmProcess(int latency_ms, bool h2c) {
+  FakeLlmProcess(int latency_ms, bool h2c, const std::string& tls_dir) {
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
     pid = fork();
@@ -257,7 +262,10 @@ struct FakeLlmProcess {
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       close(fds[0]);
-      test::FakeLlm llm(h2c ? test::FakeLlm::Wire::h2c : test::FakeLlm::Wire::http1);
+      const auto wire = !tls_dir.empty() ? test::FakeLlm::Wire::tls : h2c ? test::FakeLlm::Wire::h2c : test::FakeLlm::Wire::http1;
+      std::optional<test::FakeTls> tls;
+      if (!tls_dir.empty()) tls = test::FakeTls{tls_dir + "/localhost.pem", tls_dir + "/localhost.key"};
+      test::FakeLlm llm(wire, tls);
       llm.set_default(test::LlmStep::reply("Cubre fallecimiento por cualquier causa.", std::chrono::milliseconds(latency_ms)));
       const std::string u = llm.base_url() + "\n";
       if (write(fds[1], u.data(), u.size()) != static_cast<ssize_t>(u.size())) _exit(1);
@@ -297,6 +305,7 @@ int main(int argc, char** argv) {
     else if (k == "--phases") a.phases = text;
     else if (k == "--http-version") a.http_version = text;
     else if (k == "--max-concurrency") a.max_concurrency = v;
+    else if (k == "--tls-dir") a.tls_dir = text;
     else {
       std::cerr << "llm_turns: unknown option " << k << "\n";
       return 2;
@@ -315,11 +324,11 @@ int main(int argc, char** argv) {
   // The fakes start before any thread of this process exists (fork copies one thread).
   std::unique_ptr<FakeLlmProcess> llm, slow_llm;
   const bool h2c = a.http_version == "h2c";
-  if (a.has_phase("baseline") || a.has_phase("llm")) llm = std::make_unique<FakeLlmProcess>(a.latency_ms, h2c);
-  if (a.has_phase("suspended")) slow_llm = std::make_unique<FakeLlmProcess>(a.hold_ms, h2c);
+  if (a.has_phase("baseline") || a.has_phase("llm")) llm = std::make_unique<FakeLlmProcess>(a.latency_ms, h2c, a.tls_dir);
+  if (a.has_phase("suspended")) slow_llm = std::make_unique<FakeLlmProcess>(a.hold_ms, h2c, a.tls_dir);
   json out{{"load_at_start", loadavg()}, {"conversations", a.conversations}, {"rounds", a.rounds},
            {"llm_latency_ms", a.latency_ms}, {"workers", a.workers}, {"phases", a.phases},
-           {"http_version", a.http_version.empty() ? "default" : a.http_version}};
+           {"http_version", a.http_version.empty() ? "default" : a.http_version}, {"tls", !a.tls_dir.empty()}};
   if (a.has_phase("baseline")) out["baseline"] = closed_loop(a, kSayFlow, llm->url, "baseline (no LLM)");
   if (a.has_phase("llm")) {
     out["llm"] = closed_loop(a, kLlmFlow, llm->url, "llm");

@@ -10,10 +10,15 @@
 // Sockets of connections are created and closed by us (OPENSOCKETFUNCTION /
 // CLOSESOCKETFUNCTION), so the asio wrapper is always released before its fd is closed:
 // asio never keeps a stale fd registered with epoll.
+//
+// HTTP/2 requests that H2Client takes (h2c to http:// URLs; h2c or http2_tls to https://
+// ones) do not reach curl: it sends them on charla's own HTTP/2 connections, so a request
+// in flight costs no easy handle and no per-stream curl buffers. It hands requests back
+// (start_curl) when a TLS server picks HTTP/1.1.
 #include "net/http_client.hpp"
 
 #include "log/log.hpp"
-#include "net/h2c_connections.hpp"
+#include "net/h2_client.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -74,7 +79,6 @@ struct Transfer {
   ~Transfer() {
     if (easy) curl_easy_cleanup(easy);
     if (header_list) curl_slist_free_all(header_list);
-    if (h2c) h2c->finish(h2c_origin, opens_h2c_connection, h2c_socket_seen);
   }
   std::uint64_t id = 0;
   CURL* easy = nullptr;
@@ -85,11 +89,6 @@ struct Transfer {
   Clock::time_point started;
   bool too_large = false;
   char error_buffer[CURL_ERROR_SIZE] = {};
-  // h2c requests only (H2cConnections): set by configure(), released by the destructor.
-  H2cConnections* h2c = nullptr;
-  std::string h2c_origin;
-  bool opens_h2c_connection = false;
-  bool h2c_socket_seen = false;
 };
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
@@ -128,7 +127,12 @@ bool valid_method(const std::string& m) {
 
 struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io, HttpClientOptions options)
-      : io(io), timer(io), options(options), h2c(static_cast<std::size_t>(std::max(1L, options.max_concurrent_streams))) {
+      : io(io), timer(io), options(options),
+        h2(std::make_shared<H2Client>(
+            io, options, [this](Callback done, HttpResponse response) { deliver(std::move(done), std::move(response)); },
+            [this](std::uint64_t id, HttpRequest request, Callback done) {
+              start_curl(id, std::move(request), std::move(done));
+            })) {
     init_curl_once();
     multi = curl_multi_init();
     if (!multi) throw std::runtime_error("curl_multi_init failed");
@@ -148,6 +152,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   ~Impl() { shutdown(); }
 
   std::uint64_t start(HttpRequest request, Callback done);
+  void start_curl(std::uint64_t id, HttpRequest request, Callback done);
   void cancel(std::uint64_t id);
   void cancel_all();
   void shutdown();
@@ -155,6 +160,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
  private:
   std::string configure(Transfer& t);
   void complete(std::unique_ptr<Transfer> t, std::string error);
+  void deliver(Callback done, HttpResponse response);
   void on_transfer_done(CURL* easy, CURLcode result);
   void drain();
   void socket_action(curl_socket_t fd, int flags);
@@ -172,7 +178,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
   CURLM* multi = nullptr;
   asio::steady_timer timer;
   HttpClientOptions options;
-  H2cConnections h2c;  // before `transfers`: a Transfer's destructor reports to it
+  std::shared_ptr<H2Client> h2;  // HTTP/2 requests it takes (H2Client::takes)
   bool timeout_posted = false;
   bool closed = false;
   std::uint64_t next_id = 1;
@@ -209,6 +215,7 @@ std::string HttpClient::Impl::configure(Transfer& t) {
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
   if (r.receive_buffer_bytes > 0) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, static_cast<long>(r.receive_buffer_bytes));
   if (r.upload_buffer_bytes > 0) curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, static_cast<long>(r.upload_buffer_bytes));
+  if (!options.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options.ca_file.c_str());
   switch (r.version) {
     case HttpVersion::any:
       break;
@@ -216,16 +223,8 @@ std::string HttpClient::Impl::configure(Transfer& t) {
       curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
       break;
     case HttpVersion::http2_tls:
+    case HttpVersion::h2c:  // only to a URL that is not http:// (H2Client takes those): TLS's ALPN decides
       curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
-      curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-      break;
-    case HttpVersion::h2c:
-      // Prior knowledge only to open a connection: see h2c_connections.hpp.
-      t.h2c = &h2c;
-      t.h2c_origin = url_origin(r.url);
-      t.opens_h2c_connection = h2c.start(t.h2c_origin);
-      curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(t.opens_h2c_connection ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
-                                                                                           : CURL_HTTP_VERSION_2_0));
       curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
       break;
   }
@@ -258,24 +257,24 @@ std::string HttpClient::Impl::configure(Transfer& t) {
 }
 
 std::uint64_t HttpClient::Impl::start(HttpRequest request, Callback done) {
+  const std::uint64_t id = next_id++;
+  if (h2->takes(request)) h2->start(id, std::move(request), std::move(done));
+  else start_curl(id, std::move(request), std::move(done));
+  return id;
+}
+
+void HttpClient::Impl::start_curl(std::uint64_t id, HttpRequest request, Callback done) {
   auto t = std::make_unique<Transfer>();
-  t->id = next_id++;
+  t->id = id;
   t->request = std::move(request);
   t->done = std::move(done);
   t->started = Clock::now();
-  std::uint64_t id = t->id;
-  if (std::string why = configure(*t); !why.empty()) {
-    complete(std::move(t), "network: " + why);
-    return id;
-  }
+  if (std::string why = configure(*t); !why.empty()) return complete(std::move(t), "network: " + why);
   // Adding the handle makes curl ask for a 0 ms timeout, which on_timer posts: the
   // transfer starts on the loop, never inside request().
-  if (CURLMcode mc = curl_multi_add_handle(multi, t->easy); mc != CURLM_OK) {
-    complete(std::move(t), std::string("network: ") + curl_multi_strerror(mc));
-    return id;
-  }
+  if (CURLMcode mc = curl_multi_add_handle(multi, t->easy); mc != CURLM_OK)
+    return complete(std::move(t), std::string("network: ") + curl_multi_strerror(mc));
   transfers.emplace(id, std::move(t));
-  return id;
 }
 
 // Every callback goes through the loop and is dropped once the client is gone.
@@ -284,7 +283,11 @@ void HttpClient::Impl::complete(std::unique_ptr<Transfer> t, std::string error) 
   response.error = std::move(error);
   if (!response.error.empty()) response.body.clear();
   response.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t->started);
-  asio::post(io, [weak = weak_from_this(), done = std::move(t->done), response = std::move(response)]() mutable {
+  deliver(std::move(t->done), std::move(response));
+}
+
+void HttpClient::Impl::deliver(Callback done, HttpResponse response) {
+  asio::post(io, [weak = weak_from_this(), done = std::move(done), response = std::move(response)]() mutable {
     if (auto self = weak.lock(); !self || self->closed) return;
     done(std::move(response));
   });
@@ -428,15 +431,10 @@ int HttpClient::Impl::on_timer(CURLM*, long timeout_ms, void* user) {
   return 0;
 }
 
-curl_socket_t HttpClient::Impl::open_socket(void* user, curlsocktype purpose, curl_sockaddr* address) {
+curl_socket_t HttpClient::Impl::open_socket(void*, curlsocktype purpose, curl_sockaddr* address) {
   if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
   int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
   if (fd < 0) return CURL_SOCKET_BAD;
-  auto* t = static_cast<Transfer*>(user);  // the transfer this connection is opened for
-  if (t->h2c && t->opens_h2c_connection) {
-    t->h2c->socket_opened(t->h2c_origin, fd, !t->h2c_socket_seen);
-    t->h2c_socket_seen = true;
-  }
   return fd;
 }
 
@@ -445,13 +443,15 @@ int HttpClient::Impl::close_socket(void* user, curl_socket_t fd) {
   // asio never holds an fd number that the kernel may hand out again.
   auto* self = static_cast<Impl*>(user);
   self->detach(fd);
-  self->h2c.socket_closed(fd);
   return ::close(fd);
 }
 
 void HttpClient::Impl::cancel(std::uint64_t id) {
   auto it = transfers.find(id);
-  if (it == transfers.end()) return;
+  if (it == transfers.end()) {
+    h2->cancel(id);
+    return;
+  }
   std::unique_ptr<Transfer> t = std::move(it->second);
   transfers.erase(it);
   curl_multi_remove_handle(multi, t->easy);  // may call on_socket / close_socket / on_timer
@@ -459,6 +459,7 @@ void HttpClient::Impl::cancel(std::uint64_t id) {
 }
 
 void HttpClient::Impl::cancel_all() {
+  h2->cancel_all();
   auto pending = std::move(transfers);
   transfers.clear();
   for (auto& [id, t] : pending) {
@@ -472,6 +473,7 @@ void HttpClient::Impl::cancel_all() {
 void HttpClient::Impl::shutdown() {
   if (!multi) return;
   closed = true;
+  h2->shutdown();
   auto pending = std::move(transfers);
   transfers.clear();
   for (auto& [id, t] : pending) curl_multi_remove_handle(multi, t->easy);
@@ -498,7 +500,7 @@ void HttpClient::cancel(std::uint64_t id) { impl_->cancel(id); }
 
 void HttpClient::cancel_all() { impl_->cancel_all(); }
 
-std::size_t HttpClient::in_flight() const { return impl_->transfers.size(); }
+std::size_t HttpClient::in_flight() const { return impl_->transfers.size() + impl_->h2->in_flight(); }
 
 void HttpClient::set_max_host_connections(long limit) {
   impl_->options.max_host_connections = limit;

@@ -1,5 +1,7 @@
 #pragma once
-// Asynchronous HTTP client: libcurl's multi-socket API driven by one asio io_context.
+// Asynchronous HTTP client: libcurl's multi-socket API driven by one asio io_context, and
+// for h2c requests to http:// URLs charla's own HTTP/2 client on libnghttp2
+// (net/h2_client.hpp) on the same io_context.
 // Never blocks the loop; keeps connections alive across requests; one instance per
 // io_context (a worker, or the outbox sender's loop). Not thread-safe: use it only
 // from its io_context's thread.
@@ -7,8 +9,10 @@
 // Invariants:
 //  - Every request's callback runs exactly once, on the io_context, never from inside
 //    request() itself.
-//  - cancel_all() (and the destructor) complete pending requests with error
+//  - cancel(), cancel_all() (and the destructor) complete pending requests with error
 //    "cancelled" and never call a callback after the client is destroyed.
+//  - Both paths keep the same contract: errors, lower-cased header names, `elapsed`,
+//    in_flight() counts every request.
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
@@ -25,9 +29,12 @@ namespace charla::net {
 enum class HttpVersion {
   any,       // curl's default (HTTP/2 if TLS's ALPN agrees, else 1.1), a connection per request in flight
   http1_1,   // HTTP/1.1 only: a connection per request in flight
-  http2_tls, // HTTP/2 over TLS when ALPN agrees, else 1.1; waits for a connection being set up to
-             // learn whether it multiplexes (CURLOPT_PIPEWAIT), so many requests share one connection
-  h2c,       // HTTP/2 from the first byte ("prior knowledge", also without TLS), multiplexed as above
+  http2_tls, // HTTP/2 over TLS when ALPN agrees, else 1.1, many requests sharing one connection: to
+             // https:// URLs on charla's own HTTP/2 client (net/h2_client.hpp; curl if the server
+             // picks HTTP/1.1 or a proxy is configured), otherwise curl (CURLOPT_PIPEWAIT)
+  h2c,       // HTTP/2 from the first byte ("prior knowledge", without TLS) to an http:// URL, on
+             // charla's own HTTP/2 client (no curl handle per request; requests multiplexed on
+             // one connection per origin); to an https:// URL, as http2_tls
 };
 
 struct HttpRequest {
@@ -41,7 +48,8 @@ struct HttpRequest {
   std::chrono::milliseconds timeout{10'000};
   std::size_t max_response_bytes = 8u << 20;  // larger responses fail with "response_too_large"
   HttpVersion version = HttpVersion::any;
-  // curl's receive buffer, allocated for each request in flight (CURLOPT_BUFFERSIZE);
+  // curl's receive buffer, allocated for each request in flight (CURLOPT_BUFFERSIZE; h2c
+  // requests to http:// URLs have no such buffers: their connection's are shared);
   // 0: curl's default, 16 KiB. Smaller costs nothing but more, smaller reads.
   std::size_t receive_buffer_bytes = 0;
   // curl's send buffer for a body it cannot send with the headers (CURLOPT_UPLOAD_BUFFERSIZE):
@@ -59,9 +67,13 @@ struct HttpClientOptions {
   // Idle connections kept for reuse (CURLMOPT_MAXCONNECTS); never fewer than
   // max_host_connections, so a caller's whole in-flight window stays keep-alive.
   long max_cached_connections = 64;
-  // Requests multiplexed on one HTTP/2 connection (CURLMOPT_MAX_CONCURRENT_STREAMS; the
-  // server's own limit applies too). Beyond it curl opens another connection.
+  // Requests multiplexed on one HTTP/2 connection (CURLMOPT_MAX_CONCURRENT_STREAMS, and
+  // the h2c client's limit; the server's own limit applies too). Beyond it another
+  // connection opens.
   long max_concurrent_streams = 100;
+  // A PEM file of CA certificates to trust instead of the system's, for https:// (curl's
+  // CURLOPT_CAINFO and the HTTP/2 client's TLS); empty: the system's.
+  std::string ca_file;
 };
 
 struct HttpResponse {
@@ -69,7 +81,8 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;    // lower-cased names
   std::string body;
   // Empty on an HTTP response (whatever its status). Otherwise one of "timeout",
-  // "cancelled", "response_too_large", "connect", or "network: <curl text>".
+  // "cancelled", "response_too_large", "connect", or "network: <text>" (curl's text, or
+  // the h2c client's: connection closed, stream reset or refused, protocol error).
   std::string error;
   std::chrono::microseconds elapsed{0};
 };

@@ -63,6 +63,9 @@ LlmConfig LlmConfig::from_json(const nlohmann::json& config) {
       else if (version == "2") c.http_version = LlmHttpVersion::http2;
       else if (version == "h2c") c.http_version = LlmHttpVersion::h2c;
       else bad(key, "must be \"1.1\", \"2\" or \"h2c\" (a string)");
+    } else if (key == "ca_file") {
+      c.ca_file = string_value(key, v);
+      if (c.ca_file.empty()) bad(key, "must name a PEM file");
     } else {
       throw std::invalid_argument("plugins.llm: unknown key '" + key + "'");
     }

@@ -16,9 +16,11 @@ namespace charla::plugins::llm {
 enum class LlmHttpVersion {
   http1_1,  // "1.1": one connection per call in flight
   http2,    // "2" (default): HTTP/2 over TLS when the provider agrees (ALPN), calls multiplexed
-            // on shared connections; HTTP/1.1 to providers that do not, and to http:// URLs
+            // on shared connections (charla's own client, net/h2_client.hpp); HTTP/1.1 (curl)
+            // to providers that do not, and to http:// URLs
   h2c,      // "h2c": HTTP/2 without negotiation ("prior knowledge"), for http:// providers that
-            // speak it (and https:// ones); calls multiplexed on shared connections
+            // speak it, on charla's own HTTP/2 client (net/h2_client.hpp); calls multiplexed
+            // on shared connections. To https:// URLs: as "2"
 };
 
 struct LlmConfig {
@@ -33,9 +35,10 @@ struct LlmConfig {
   std::chrono::milliseconds retry_backoff{250};  // first backoff; doubles each retry, jittered
   std::size_t max_response_bytes = 8u << 20;
   LlmHttpVersion http_version = LlmHttpVersion::http2;
+  std::string ca_file;  // PEM CAs to trust for an https:// base_url instead of the system's
 
   // Keys: base_url, api_key, model, temperature, max_tokens, timeout_ms, max_concurrency,
-  // max_retries, retry_backoff_ms, max_response_bytes, http_version. null means {}.
+  // max_retries, retry_backoff_ms, max_response_bytes, http_version, ca_file. null means {}.
   // Throws std::invalid_argument naming the key on an unknown key or a bad value.
   static LlmConfig from_json(const nlohmann::json& config);
 };

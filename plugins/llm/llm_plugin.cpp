@@ -61,15 +61,17 @@ net::HttpVersion wire_version(const LlmConfig& config) {
 // "Memory per suspended LLM turn"): 4 KiB costs no more resident memory than 16 KiB with
 // jemalloc (charla's allocator) or glibc, and 12 KiB less allocated; 1 KiB (curl's
 // smallest) costs more with jemalloc, and libcurl 7.88's HTTP/2 stalls on a reply of
-// several frames with it. 16 KiB is curl's smallest send buffer.
+// several frames with it. 16 KiB is curl's smallest send buffer. (h2c calls to http://
+// URLs do not go through curl and have neither buffer: net/h2_client.hpp.)
 constexpr std::size_t kReceiveBufferBytes = 4096;
 constexpr std::size_t kUploadBufferBytes = 16384;
 
 // Every call in flight fits one HTTP/2 connection (if the provider allows that many
-// streams): the h2c workaround in net/h2c_connections.hpp relies on it.
+// streams), so a burst of calls opens one connection, not several.
 net::HttpClientOptions client_options(const LlmConfig& config) {
   net::HttpClientOptions o;
   o.max_concurrent_streams = std::max<long>(o.max_concurrent_streams, static_cast<long>(config.max_concurrency));
+  o.ca_file = config.ca_file;
   return o;
 }
 

@@ -39,6 +39,7 @@ struct FakeReply {
   bool hang = false;                   // never answer
   bool close = false;                  // close the connection after answering
   bool chunked = false;                // chunked transfer encoding instead of Content-Length
+  bool goaway = false;                 // HTTP/2 only: answer, then GOAWAY (later streams refused)
 
   static FakeReply text(std::string body, unsigned status = 200) {
     FakeReply r;

@@ -50,17 +50,23 @@ struct LlmStep {
 
 class FakeLlm {
  public:
-  enum class Wire { http1, h2c };
+  // tls: HTTP/2 over TLS (or HTTP/1.1 if the client offers no "h2") with the certificate
+  // in `tls`, at https://localhost:<port>/v1.
+  enum class Wire { http1, h2c, tls };
 
-  explicit FakeLlm(Wire wire = Wire::http1) {
+  explicit FakeLlm(Wire wire = Wire::http1, std::optional<FakeTls> tls = {}) {
     auto handler = [this](const FakeRequest& r) { return answer(r); };
     if (wire == Wire::h2c) h2c_ = std::make_unique<FakeH2cServer>(handler);
+    else if (wire == Wire::tls) h2c_ = std::make_unique<FakeH2cServer>(handler, FakeH2cServer::kMaxConcurrentStreams, tls);
     else server_ = std::make_unique<FakeHttpServer>(handler);
+    tls_ = wire == Wire::tls;
   }
 
-  std::string base_url() const { return server_ ? server_->url("/v1") : h2c_->url("/v1"); }
+  std::string base_url() const {
+    return server_ ? server_->url("/v1") : tls_ ? h2c_->https_url("/v1") : h2c_->url("/v1");
+  }
   FakeHttpServer& server() { return *server_; }  // Wire::http1 only
-  FakeH2cServer& h2c() { return *h2c_; }          // Wire::h2c only
+  FakeH2cServer& h2c() { return *h2c_; }          // Wire::h2c and Wire::tls
 
   void script(std::vector<LlmStep> steps) {
     std::lock_guard lock(mutex_);
@@ -155,6 +161,7 @@ class FakeLlm {
   // Last: stopped first, while the state they use still exists.
   std::unique_ptr<FakeHttpServer> server_;
   std::unique_ptr<FakeH2cServer> h2c_;
+  bool tls_ = false;
 };
 
 }  // namespace charla::test
