@@ -13,6 +13,7 @@ using charla::plugins::llm::LlmConfig;
 using charla::plugins::llm::LlmHttpVersion;
 using charla::test::FakeLlm;
 using charla::test::LlmStep;
+using charla::test::call_many;
 using charla::test::make_call;
 using charla::test::make_plugin;
 using charla::test::Outcome;
@@ -26,18 +27,6 @@ json config_for(const FakeLlm& llm, const std::string& version) {
           {"http_version", version}, {"max_concurrency", 100}};
 }
 
-// Starts `n` calls at once ("pregunta <i>") and runs the loop until all have answered.
-std::list<Outcome> call_many(boost::asio::io_context& io, charla::Plugin& plugin, int n) {
-  std::list<Outcome> outs;
-  for (int i = 0; i < n; ++i) {
-    outs.emplace_back();
-    plugin.call(make_call("llm", {{"prompt", "pregunta " + std::to_string(i)}}), outs.back().done());
-  }
-  REQUIRE(run_until(io, [&] {
-    return std::all_of(outs.begin(), outs.end(), [](const Outcome& o) { return o.calls > 0; });
-  }, 20s));
-  return outs;
-}
 
 void check_each_reply(const std::list<Outcome>& outs) {
   int i = 0;

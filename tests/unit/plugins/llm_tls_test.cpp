@@ -10,6 +10,7 @@
 
 using namespace std::chrono_literals;
 using charla::plugins::llm::LlmConfig;
+using charla::test::call_many;
 using charla::test::FakeLlm;
 using charla::test::FakeTls;
 using charla::test::LlmStep;
@@ -32,12 +33,7 @@ TEST_CASE("llm: over https with http_version \"2\", 40 concurrent calls share on
   boost::asio::io_context io;
   auto plugin = make_plugin("llm", io, {{"base_url", llm.base_url()}, {"model", "gpt-test"}, {"ca_file", kCert},
                                         {"max_concurrency", 100}});
-  std::list<Outcome> outs;
-  for (int i = 0; i < 40; ++i) {
-    outs.emplace_back();
-    plugin->call(make_call("llm", {{"prompt", "pregunta " + std::to_string(i)}}), outs.back().done());
-  }
-  REQUIRE(run_until(io, [&] { return std::all_of(outs.begin(), outs.end(), [](const Outcome& o) { return o.calls > 0; }); }, 20s));
+  const std::list<Outcome> outs = call_many(io, *plugin, 40);
   int i = 0;
   for (const Outcome& o : outs) {
     INFO("call " << i << ": " << o.code() << " " << o.message());

@@ -7,9 +7,12 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <list>
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace charla::test {
 
@@ -51,5 +54,18 @@ struct Outcome {
   std::string message() const { return reply.error.is_object() ? reply.error.value("message", "") : ""; }
   long long ms() const { return std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count(); }
 };
+
+// Starts `n` llm calls at once ("pregunta <i>") and runs the loop until all have answered.
+inline std::list<Outcome> call_many(boost::asio::io_context& io, Plugin& plugin, int n) {
+  std::list<Outcome> outs;
+  for (int i = 0; i < n; ++i) {
+    outs.emplace_back();
+    plugin.call(make_call("llm", {{"prompt", "pregunta " + std::to_string(i)}}), outs.back().done());
+  }
+  REQUIRE(run_until(io, [&] {
+    return std::all_of(outs.begin(), outs.end(), [](const Outcome& o) { return o.calls > 0; });
+  }, std::chrono::seconds(20)));
+  return outs;
+}
 
 }  // namespace charla::test
