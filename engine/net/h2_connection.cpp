@@ -251,19 +251,20 @@ void H2Connection::connected() {
 // The server speaks HTTP/1.1 only (ALPN): nothing was sent on this connection yet, so every
 // request goes back to the owner as it was, for curl.
 void H2Connection::not_h2() {
-  closed_ = true;
-  close_socket();
-  auto streams = std::move(streams_);
-  streams_.clear();
-  H2StreamOwner* owner = owner_;
-  owner_ = nullptr;
+  auto [owner, streams] = release();
   if (!owner) return;
   owner->origin_without_h2(*this);
-  for (auto& [id, r] : streams) {
-    r->connection = nullptr;
-    owner->stream_fallback(*r);
-  }
+  for (auto& [id, r] : streams) owner->stream_fallback(*r);
   owner->connection_closed(*this);
+}
+
+H2Connection::Released H2Connection::release() {
+  closed_ = true;
+  close_socket();
+  Released out{std::exchange(owner_, nullptr), std::move(streams_)};
+  streams_.clear();
+  for (auto& [id, r] : out.streams) r->connection = nullptr;
+  return out;
 }
 
 void H2Connection::close_socket() {
@@ -411,18 +412,10 @@ void H2Connection::close_if_done() {
 
 void H2Connection::lost(const std::string& error) {
   if (closed_) return;
-  closed_ = true;
   resolver_.cancel();
-  close_socket();
-  auto streams = std::move(streams_);
-  streams_.clear();
-  H2StreamOwner* owner = owner_;
-  owner_ = nullptr;
+  auto [owner, streams] = release();
   if (!owner) return;
-  for (auto& [id, r] : streams) {
-    r->connection = nullptr;
-    owner->stream_finished(*r, error);
-  }
+  for (auto& [id, r] : streams) owner->stream_finished(*r, error);
   owner->connection_closed(*this);
 }
 

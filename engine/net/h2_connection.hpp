@@ -134,6 +134,14 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void connected();
   void not_h2();
   void close_socket();
+  // The way out shared by not_h2() and lost(): marks the connection closed, closes the
+  // socket, and takes its attached requests (each already off this connection) and its
+  // owner (nullptr if it was released), so each can hand them back its own way.
+  struct Released {
+    H2StreamOwner* owner;
+    std::unordered_map<std::int32_t, H2Request*> streams;
+  };
+  Released release();
   // Calls f with the stream the bytes go through: the TLS stream, or the socket.
   template <class F>
   void with_stream(F&& f) {
