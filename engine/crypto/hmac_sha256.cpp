@@ -27,6 +27,10 @@ struct KeyedContext {
 
 constexpr std::size_t kContextsPerThread = 8;  // more keys than this: the oldest is replaced
 
+// OpenSSL 3 refuses a null pointer even with length 0, so empty keys and bodies get a
+// valid (unused) pointer.
+const unsigned char kEmpty[1] = {0};
+
 EVP_MAC* hmac_algorithm() {
   // Fetched once for the process and kept: EVP_MAC objects are safe to share.
   static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
@@ -43,9 +47,6 @@ EVP_MAC_CTX* context_for(std::string_view key) {
   if (mac == nullptr) return nullptr;
   MacCtx ctx(EVP_MAC_CTX_new(mac));
   if (!ctx) return nullptr;
-  // OpenSSL 3 refuses a null key pointer even with length 0, so an empty key gets a
-  // valid (unused) pointer.
-  static const unsigned char kEmpty[1] = {0};
   const auto* key_ptr = key.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(key.data());
   char digest[] = "SHA256";
   const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
@@ -61,7 +62,6 @@ EVP_MAC_CTX* context_for(std::string_view key) {
 std::optional<Sha256Digest> hmac_sha256(std::string_view data, std::string_view key) {
   EVP_MAC_CTX* ctx = context_for(key);
   if (ctx == nullptr) return std::nullopt;
-  static const unsigned char kEmpty[1] = {0};
   const auto* data_ptr = data.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(data.data());
   Sha256Digest out{};
   std::size_t out_len = 0;
